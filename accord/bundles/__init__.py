@@ -1,0 +1,1 @@
+"""Signed policy bundles (OPA format) and the Rego engine adapters."""

@@ -1,0 +1,46 @@
+"""The `accord` command.
+
+Subcommands live in `accord.commands.<module>` and are imported only when invoked, so that
+`accord --help` stays fast (Ray alone takes a second to import).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from accord import __version__
+
+# command name -> (module in accord.commands, attribute, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        module, attr, _ = SUBCOMMANDS[name]
+        return getattr(importlib.import_module(f"accord.commands.{module}"), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(__version__, prog_name="accord")
+def main() -> None:
+    """Accord: authorization decisions no single machine can forge."""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Cluster topology, embedded start, attach to an existing cluster, HTTP gateway."""

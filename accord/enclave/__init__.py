@@ -1,0 +1,1 @@
+"""Enclave primitives: NSM, attestation documents, KMS, sealed storage, secure channels."""

@@ -1,0 +1,1 @@
+"""Pure, deterministic protocol code: FROST, DKG, canonical JSON, JWK, tokens, HTTP signatures."""
