@@ -14,6 +14,11 @@ from accord import __version__
 
 # command name -> (module in accord.commands, attribute, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "frost": ("frost", "frost", "FROST threshold signatures (RFC 9591) and the DKG."),
+    "keys": ("keys", "keys", "Generate and inspect administrator keys."),
+    "bundle": ("bundle", "bundle", "Build, sign and verify policy bundles."),
+    "attest": ("attest", "attest", "Verify and show Nitro attestation documents."),
+    "policy": ("policy", "policy", "Test and evaluate Rego policies."),
 }
 
 

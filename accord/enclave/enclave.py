@@ -1,0 +1,125 @@
+"""An enclave as the rest of Accord sees it: an NSM, keys generated inside, and the calls
+that attest, verify peers, talk to the KMS, seal state and open channels.
+
+`Enclave.open` picks the real NSM when /dev/nsm exists and the simulated one otherwise.
+Nothing here is picklable: the object holds private keys and lives in one process (the
+actor that owns it).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from accord.enclave.attestation import AttestationPolicy
+from accord.enclave.channel import SecureChannel
+from accord.enclave.errors import EnclaveConfigError
+from accord.enclave.identity import IdentityKeys, PeerIdentity
+from accord.enclave.kms import RecipientKey
+from accord.enclave.measurement import EnclaveConfig, measure
+from accord.enclave.nitro_nsm import NitroNsm
+from accord.enclave.nsm import Nsm
+from accord.enclave.pki import SimulatedNitroPki
+from accord.enclave.sealing import SEALED_PCRS, KmsClient, SealedStore
+from accord.enclave.simulated_nsm import SimulatedNsm
+from accord.enclave.timeutil import Clock, utc_now
+from accord.protocols.secret import SecretBytes, SecretLeakError
+
+_ENCLAVE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def expected_pcrs(config: EnclaveConfig) -> dict[int, bytes]:
+    """PCR0/1/2 a production enclave of this release with `config` reports (for policies)."""
+    return measure(config).pcrs()
+
+
+class Enclave:
+    """One enclave: its NSM, identity keys, Recipient key and state directory."""
+
+    def __init__(self, *, enclave_id: str, config: EnclaveConfig, state_dir: Path, nsm: Nsm,
+                 clock: Clock = utc_now) -> None:  # fmt: skip
+        if not isinstance(enclave_id, str) or not _ENCLAVE_ID.fullmatch(enclave_id):
+            raise EnclaveConfigError(f"enclave id {enclave_id!r} must be 1-64 letters, digits, '.', '_' or '-'")
+        self.enclave_id = enclave_id
+        self.config = config
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.nsm = nsm
+        self._clock = clock
+        self._identity = IdentityKeys.generate()
+        self._recipient: RecipientKey | None = None  # RSA-2048, generated on first KMS use
+
+    @classmethod
+    def simulated(cls, *, enclave_id: str, config: EnclaveConfig, state_dir: Path, pki: SimulatedNitroPki,
+                  debug: bool = False, clock: Clock = utc_now) -> Enclave:  # fmt: skip
+        """An enclave on the simulated NSM, measured from the running code and `config`."""
+        nsm = SimulatedNsm(pki=pki, measurement=measure(config), instance_id=enclave_id, debug=debug, clock=clock)
+        return cls(enclave_id=enclave_id, config=config, state_dir=state_dir, nsm=nsm, clock=clock)
+
+    @classmethod
+    def open(cls, *, enclave_id: str, config: EnclaveConfig, state_dir: Path, pki: SimulatedNitroPki | None = None,
+             debug: bool = False, clock: Clock = utc_now) -> Enclave:  # fmt: skip
+        """The real NSM when /dev/nsm exists, else the simulated one (which needs `pki`)."""
+        if NitroNsm.available():
+            return cls(enclave_id=enclave_id, config=config, state_dir=state_dir, nsm=NitroNsm(), clock=clock)
+        if pki is None:
+            raise EnclaveConfigError("no /dev/nsm here, and no simulated PKI was given")
+        return cls.simulated(enclave_id=enclave_id, config=config, state_dir=state_dir, pki=pki, debug=debug, clock=clock)
+
+    # --- attestation ---
+
+    @property
+    def is_debug(self) -> bool:
+        """True when the NSM reports PCR0 as zeros (a debug-mode enclave)."""
+        return not any(self.nsm.describe_pcr(0).data)
+
+    def sealing_pcrs(self) -> dict[int, bytes]:
+        """The PCRs sealed objects are bound to (PCR0/1/2: the code measurement)."""
+        return self.nsm.pcrs(SEALED_PCRS)
+
+    def attest(self, *, nonce: bytes | None = None, user_data: bytes | None = None,
+               public_key: bytes | None = None) -> bytes:  # fmt: skip
+        """A raw attestation document from the NSM."""
+        return self.nsm.attestation(nonce=nonce, user_data=user_data, public_key=public_key)
+
+    def identity_document(self, nonce: bytes | None = None) -> bytes:
+        """An attestation document binding this enclave's identity keys (see `identity`);
+        `nonce` is the verifier's challenge."""
+        return self.attest(nonce=nonce, **self._identity.attestation_fields(self.enclave_id))
+
+    def verify_peer(self, document: bytes, policy: AttestationPolicy, *, nonce: bytes | None) -> PeerIdentity:
+        """Verify a peer's identity document now, under `policy`, against our `nonce`."""
+        return PeerIdentity.from_document(policy.verify(document, at=self._clock(), nonce=nonce))
+
+    def channel(self, peer: PeerIdentity, session_id: bytes) -> SecureChannel:
+        """This enclave's end of a channel to a verified peer."""
+        return SecureChannel(local_id=self.enclave_id, keys=self._identity, peer=peer, session_id=session_id)
+
+    # --- KMS and sealing ---
+
+    def _recipient_key(self) -> RecipientKey:
+        if self._recipient is None:
+            self._recipient = RecipientKey.generate()
+        return self._recipient
+
+    def recipient_document(self) -> bytes:
+        """An attestation document whose `public_key` is the enclave's RSA-2048 Recipient key."""
+        return self.attest(public_key=self._recipient_key().public_key_der())
+
+    def open_ciphertext_for_recipient(self, ciphertext: bytes) -> SecretBytes:
+        """Decode a KMS `CiphertextForRecipient` addressed to this enclave."""
+        return self._recipient_key().open(ciphertext)
+
+    def sealed_store(self, kms: KmsClient, key_id: str) -> SealedStore:
+        """Sealed storage under this enclave's state directory, with data keys of `key_id`."""
+        return SealedStore(self.state_dir, self, kms, key_id)
+
+    def module_id(self) -> str:
+        """The NSM's module id (starts with 'SIMULATED-' on the simulator)."""
+        return self.nsm.describe_nsm().module_id
+
+    def __repr__(self) -> str:
+        return f"<Enclave {self.enclave_id} on {self.nsm!r}, keys redacted>"
+
+    def __reduce__(self):
+        raise SecretLeakError("an enclave holds private keys and must not be pickled")
