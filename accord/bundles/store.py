@@ -1,0 +1,133 @@
+"""The active bundle: the last good verified bundle, replaced only by a newer good one.
+
+`ActiveBundleStore.load` verifies a candidate and activates it, or raises the specific
+`BundleError` and leaves the active bundle exactly as it was. A candidate's version must be
+strictly above both the active version and the persisted high-water mark, so neither an
+attacker replaying an old bundle nor a restart can roll the policy back.
+
+The high-water mark is pluggable: `FileHighWaterMark` keeps it in a local file (host storage:
+it protects against accidental rollback over a restart; inside an enclave, back it with sealed
+storage instead so the host cannot reset it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+from accord.bundles.errors import HighWaterMarkError
+from accord.bundles.keys import load_public_key
+from accord.bundles.layout import DEFAULT_LIMITS, Limits, RawBundle, read_tarball
+from accord.bundles.sources import BundleSources, Fetcher, SizeCaps
+from accord.bundles.verify import TrustPolicy, VerifiedBundle, verify_bundle
+from accord.enclave.atomic_file import write_atomic
+from accord.protocols.jwk import PublicJwk
+
+
+class HighWaterMark(Protocol):
+    """Durable record of the highest version ever activated."""
+
+    def read(self) -> int:
+        """The highest activated version, 0 if none."""
+
+    def write(self, version: int, digest: str) -> None:
+        """Record `version` (with its digest, for the operator) durably before activation."""
+
+
+class FileHighWaterMark:
+    """A high-water mark in a JSON file, replaced atomically (write, fsync, rename)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def read(self) -> int:
+        try:
+            text = self.path.read_text("utf-8")
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise HighWaterMarkError(f"cannot read high-water mark {self.path}: {exc}") from exc
+        try:
+            version = json.loads(text)["version"]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise HighWaterMarkError(f"high-water mark {self.path} is malformed") from exc
+        if type(version) is not int or version < 0:
+            raise HighWaterMarkError(f"high-water mark {self.path} holds no valid version")
+        return version
+
+    def write(self, version: int, digest: str) -> None:
+        body = json.dumps({"version": version, "digest": digest}).encode()
+        try:
+            write_atomic(self.path, body, mode=0o600)
+        except OSError as exc:
+            raise HighWaterMarkError(f"cannot write high-water mark {self.path}: {exc}") from exc
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ActiveBundleStore:
+    """Holds the active `VerifiedBundle`; `load` is the only way to change it."""
+
+    def __init__(
+        self,
+        trust: TrustPolicy,
+        *,
+        high_water: HighWaterMark | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        self.trust = trust
+        self._high_water = high_water
+        self._clock = clock
+        self._limits = limits
+        self._active: VerifiedBundle | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def active(self) -> VerifiedBundle | None:
+        """The last bundle that passed every check, or None before the first."""
+        return self._active
+
+    def load(
+        self,
+        bundle: bytes | RawBundle,
+        *,
+        public_key: bytes | PublicJwk,
+        signature: bytes | None = None,
+    ) -> VerifiedBundle:
+        """Verify `bundle` (a .tar.gz or an already read RawBundle) with the detached
+        `signature` (or its embedded one) and the verifying `public_key` (JWK bytes), and
+        activate it. On any failure raise; the active bundle does not change."""
+        with self._lock:
+            floor = self._high_water.read() if self._high_water is not None else 0
+            if self._active is not None:
+                floor = max(floor, self._active.version)
+            raw = bundle if isinstance(bundle, RawBundle) else read_tarball(bundle, self._limits)
+            key = public_key if isinstance(public_key, PublicJwk) else load_public_key(public_key)
+            verified = verify_bundle(
+                raw,
+                public_key=key,
+                trust=self.trust,
+                signature=signature,
+                min_version=floor + 1,
+                now=self._clock(),
+            )
+            # Persist first: a crash between the two leaves the mark ahead (safe side).
+            if self._high_water is not None:
+                self._high_water.write(verified.version, verified.digest)
+            self._active = verified
+            return verified
+
+    def load_from(
+        self, sources: BundleSources, fetcher: Fetcher, caps: SizeCaps = SizeCaps()
+    ) -> VerifiedBundle:
+        """Fetch from the three sources, then `load`."""
+        fetched = fetcher.fetch_all(sources, caps)
+        return self.load(fetched.bundle, public_key=fetched.public_key, signature=fetched.signature)

@@ -1,0 +1,56 @@
+"""`accord keys`: administrator signing keys (Ed25519 or P-256 JWKs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from accord.bundles.errors import BundleError
+from accord.bundles.keys import KEY_KINDS, fingerprint, generate_signing_key, public_key_of
+from accord.protocols.auth_errors import JwkError
+from accord.protocols.jwk import save_public_key, save_signing_key
+
+
+def public_key_path(private_path: Path) -> Path:
+    """admin.jwk -> admin.pub.jwk (any other name gets `.pub.jwk` appended)."""
+    name = private_path.name
+    stem = name[: -len(".jwk")] if name.endswith(".jwk") else name
+    return private_path.with_name(stem + ".pub.jwk")
+
+
+@click.group("keys")
+def keys() -> None:
+    """Generate and inspect administrator keys."""
+
+
+@keys.command("generate")
+@click.option("--alg", type=click.Choice(sorted(KEY_KINDS)), default="Ed25519", show_default=True,
+              help="Key type.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Private JWK file (mode 0600); the public JWK goes next to it as NAME.pub.jwk.")
+@click.option("--force", is_flag=True, help="Overwrite existing key files.")
+def generate(alg: str, out: Path, force: bool) -> None:
+    """Generate an administrator key pair and print its fingerprint."""
+    pub_path = public_key_path(out)
+    if not force and pub_path.exists():
+        raise click.ClickException(f"{pub_path} exists; use --force to overwrite")
+    key = generate_signing_key(alg)
+    try:
+        save_signing_key(key, out, overwrite=force)  # atomic, 0600, refuses to clobber
+        save_public_key(key.public, pub_path, overwrite=True)
+    except (JwkError, OSError) as exc:
+        raise click.ClickException(f"{exc}; use --force to overwrite") from exc
+    click.echo(f"private key: {out}")
+    click.echo(f"public key:  {pub_path}")
+    click.echo(f"fingerprint: {fingerprint(key)}")
+
+
+@keys.command("fingerprint")
+@click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def show_fingerprint(key_file: Path) -> None:
+    """Print the SHA-256 fingerprint (RFC 7638 thumbprint, hex) of a public or private JWK."""
+    try:
+        click.echo(fingerprint(public_key_of(key_file.read_bytes())))
+    except BundleError as exc:
+        raise click.ClickException(str(exc)) from exc
