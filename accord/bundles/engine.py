@@ -1,0 +1,167 @@
+"""The `PolicyEngine` interface: load Rego modules and data once, answer decisions many times.
+
+Two implementations: `RegorusEngine` (regorus, the default) and `OpaEngine` (real OPA
+in-process, optional). An engine built with `PolicyEngine.load` (or `from_bundle`) is a
+*decision engine*:
+
+- its modules are screened: builtins whose result is not the same on every evaluator are
+  refused: the clock (`time.now_ns`: the request time is `input.time`), the network,
+  randomness (see `NONDETERMINISTIC_BUILTINS`);
+- its data goes through `inputs.prepare_data` (safe integers only, amounts padded);
+- the policy must define `data.accord.data_errors`, evaluated once at load: a non-empty
+  result refuses the data (the bundle does not activate);
+- `decide` evaluates `data.accord.decision` and never raises for policy or engine trouble:
+  an engine error, an undefined decision or a malformed one is a forbid whose reason says
+  what happened.
+
+Why refuse `time.now_ns` rather than pin it with `with time.now_ns as ...` (both engines
+support that): one rule for every engine, no wrapper rule around the decision, and a
+policy's notion of time is visibly its input. The bare constructor loads modules and data
+as given (test runner, conformance suite).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from accord.bundles.decision import Decision
+from accord.bundles.inputs import PreparedInput, prepare_data
+from accord.bundles.policy_errors import EngineEvalError, EngineUnavailableError, PolicyLoadError
+
+DECISION_RULE = "data.accord.decision"
+DATA_ERRORS_RULE = "data.accord.data_errors"
+
+NONDETERMINISTIC_BUILTINS = (
+    "time.now_ns",  # the clock: policies read input.time
+    "http.send",
+    "net.lookup_ip_addr",
+    "rand.intn",
+    "uuid.rfc4122",
+    "opa.runtime",
+    "io.jwt.decode_verify",  # checks exp/nbf against the clock
+    "crypto.x509.parse_and_verify_certificates",  # and _with_options: the clock
+)
+# A match in a comment or a string also refuses: the safe direction.
+_NONDETERMINISTIC = re.compile(r"\b(" + "|".join(map(re.escape, NONDETERMINISTIC_BUILTINS)) + r")\w*\s*\(")
+
+
+class Undefined:
+    """The value of a document that no rule defines."""
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED = Undefined()
+
+
+class BundleLike(Protocol):
+    """What `from_bundle` reads of a verified bundle."""
+
+    modules: Mapping[str, str]
+    data: Mapping[str, Any]
+
+
+def screen_modules(modules: Mapping[str, str]) -> None:
+    """Refuse modules that call a builtin whose result differs between evaluators."""
+    for path, source in sorted(modules.items()):
+        found = _NONDETERMINISTIC.search(source)
+        if found:
+            line = source.count("\n", 0, found.start()) + 1
+            raise PolicyLoadError(
+                f"{path}:{line}: {found.group(1)} is not allowed in a decision policy: "
+                "its result is not the same on every evaluator"
+            )
+
+
+E = TypeVar("E", bound="PolicyEngine")
+
+
+class PolicyEngine(ABC):
+    """A loaded policy: modules plus data, evaluated many times. Thread rules are stated by
+    each implementation; both may be shared between threads."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def __init__(
+        self,
+        modules: Mapping[str, str],
+        data: Mapping[str, Any] | None = None,
+        *,
+        rego_v0: bool = False,
+        entry_points: Sequence[str] = (),
+    ) -> None:
+        """Load `modules` (path -> Rego source) and `data` as given; `entry_points` are rules
+        `evaluate` will be asked for (an engine may compile them). Raises PolicyLoadError."""
+
+    @classmethod
+    def load(cls: type[E], modules: Mapping[str, str], data: Mapping[str, Any]) -> E:
+        """A decision engine: modules screened, data prepared and accepted by the policy's
+        `data.accord.data_errors`. Raises PolicyLoadError (DataError for bad data)."""
+        screen_modules(modules)
+        engine = cls(modules, prepare_data(data), entry_points=(DECISION_RULE, DATA_ERRORS_RULE))
+        try:
+            errors = engine.evaluate(DATA_ERRORS_RULE)
+        except EngineEvalError as exc:
+            raise PolicyLoadError(f"{DATA_ERRORS_RULE} failed: {exc}") from None
+        if errors is UNDEFINED or not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
+            raise PolicyLoadError(f"{DATA_ERRORS_RULE} must be a set of strings, got {errors!r}")
+        if errors:
+            raise PolicyLoadError(f"data refused by the policy: {'; '.join(sorted(errors))}")
+        return engine
+
+    @classmethod
+    def from_bundle(cls: type[E], bundle: BundleLike) -> E:
+        """A decision engine for a verified bundle (reads only `modules` and `data`)."""
+        return cls.load(bundle.modules, bundle.data)
+
+    @abstractmethod
+    def document(self, path: str, input_json: bytes | None = None) -> Any:
+        """The JSON value of the document at `path` (e.g. "data.accord.decision"), or
+        UNDEFINED. `input_json` (JSON bytes) is the input; None leaves it undefined.
+        Raises EngineEvalError."""
+
+    @abstractmethod
+    def query(self, query: str, input_json: bytes | None = None) -> list[dict[str, Any]]:
+        """All results of a Rego query, as variable bindings (JSON values). Raises
+        EngineEvalError. For tools and tests; decisions use `decide`."""
+
+    def evaluate(self, rule: str, input_json: bytes | None = None) -> Any:
+        """The value of an entry-point rule (fast path where the engine has one)."""
+        return self.document(rule, input_json)
+
+    def decide(self, prepared: PreparedInput) -> Decision:
+        """The policy's decision for a prepared input. Never raises for engine or policy
+        faults: they are forbids naming the fault."""
+        try:
+            value = self.evaluate(DECISION_RULE, prepared.json)
+        except EngineEvalError as exc:
+            return Decision.forbid(f"engine error: {exc}")
+        if value is UNDEFINED:
+            return Decision.forbid(f"policy gave no decision: {DECISION_RULE} is undefined")
+        return Decision.from_policy_output(value)
+
+
+ENGINES = {
+    "regorus": ("accord.bundles.regorus_engine", "RegorusEngine"),
+    "opa": ("accord.bundles.opa_engine", "OpaEngine"),
+}
+DEFAULT_ENGINE = "regorus"
+
+
+def engine_class(name: str = DEFAULT_ENGINE) -> type[PolicyEngine]:
+    """The engine implementation called `name` ("regorus" or "opa")."""
+    if name not in ENGINES:
+        raise EngineUnavailableError(f"unknown policy engine {name!r}; choose one of {', '.join(ENGINES)}")
+    module, attr = ENGINES[name]
+    return getattr(importlib.import_module(module), attr)
+
+
+def clean_message(message: str) -> str:
+    """An engine's error message on one line, without a trailing backtrace."""
+    return " ".join(message.split("Stack backtrace:")[0].split())

@@ -1,0 +1,128 @@
+"""The default engine: regorus (Rust Rego interpreter, package `gordon-to-regorus`).
+
+Thread rule: a `regorus.Engine` is unsendable: it may only be used, and must be dropped, on
+the thread that created it (touching it elsewhere panics). A `RegorusEngine` therefore keeps
+one native engine *per thread*, in thread-local storage: the constructing thread builds
+(and so validates) its engine at construction; any other thread builds its own on first use
+from the same modules and data (one load per thread). So a `RegorusEngine` may be shared
+between threads freely. The native engines of a dropped `RegorusEngine` are released by
+their own thread, the next time it builds one or when it exits.
+
+regorus also has a compiled evaluator (RVM, `regorus.Program`/`regorus.Rvm`, about 4x
+faster). It is not used: in 0.13 it lets `x := <undefined ref>` succeed inside
+comprehensions and turns evaluation errors into "undefined", so it can answer where OPA
+and the interpreter do not (tests/policies/test_regorus_rvm_divergence.py pins this).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import regorus
+
+from accord.bundles.engine import UNDEFINED, PolicyEngine, clean_message
+from accord.bundles.policy_errors import EngineEvalError, PolicyLoadError
+from accord.protocols import canonical_json
+
+# What eval_rule_as_json returns for an undefined rule. A rule whose value is this very
+# string reads the same, so that answer is re-checked with a query.
+_UNDEFINED_JSON = '"<undefined>"'
+
+_thread = threading.local()
+_tokens = itertools.count()
+
+
+@dataclass
+class _Native:
+    """One thread's regorus engine for one RegorusEngine."""
+
+    owner: weakref.ref
+    engine: Any
+    has_input: bool = False
+
+
+def _thread_natives() -> dict[int, _Native]:
+    natives = getattr(_thread, "natives", None)
+    if natives is None:
+        natives = _thread.natives = {}
+    return natives
+
+
+def _native_call(fn: Callable[..., Any], *args: Any, error: type[Exception], where: str = "") -> Any:
+    """Call into regorus, turning its exceptions (pyo3 panics derive from BaseException)
+    into `error` with a one-line message."""
+    try:
+        return fn(*args)
+    except BaseException as exc:
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
+        raise error(f"{where}{clean_message(str(exc))}") from None
+
+
+class RegorusEngine(PolicyEngine):
+    """regorus behind the `PolicyEngine` interface (see the module docstring for threads)."""
+
+    name = "regorus"
+
+    def __init__(
+        self,
+        modules: Mapping[str, str],
+        data: Mapping[str, Any] | None = None,
+        *,
+        rego_v0: bool = False,
+        entry_points: Sequence[str] = (),
+    ) -> None:
+        if data is not None and not isinstance(data, Mapping):
+            raise PolicyLoadError(f"data must be an object, got {type(data).__name__}")
+        self._modules = tuple(sorted(modules.items()))
+        self._data = dict(data or {})  # shallow copy: callers must not mutate data they load
+        self._rego_v0 = rego_v0
+        self._entry_points = frozenset(entry_points)
+        self._token = next(_tokens)
+        self._native()  # build on this thread now, so that bad modules or data fail here
+
+    def _build(self) -> Any:
+        engine = regorus.Engine()
+        engine.set_rego_v0(self._rego_v0)
+        for path, source in self._modules:
+            _native_call(engine.add_policy, path, source, error=PolicyLoadError, where=f"{path}: ")
+        _native_call(engine.add_data, self._data, error=PolicyLoadError, where="data: ")
+        return engine
+
+    def _native(self, input_json: bytes | None = None) -> Any:
+        """This thread's engine with `input_json` set (None: an engine that never had one,
+        as a native engine keeps its last input)."""
+        natives = _thread_natives()
+        native = natives.get(self._token)
+        if native is None or (input_json is None and native.has_input):
+            for token in [t for t, n in natives.items() if n.owner() is None]:
+                del natives[token]  # dropped here, on the thread that built it
+            native = natives[self._token] = _Native(weakref.ref(self), self._build())
+        if input_json is not None:
+            _native_call(native.engine.set_input_json, input_json.decode("utf-8"), error=EngineEvalError, where="input: ")
+            native.has_input = True
+        return native.engine
+
+    def document(self, path: str, input_json: bytes | None = None) -> Any:
+        results = self.query(f"__value = {path}", input_json)
+        return results[0]["__value"] if results else UNDEFINED
+
+    def query(self, query: str, input_json: bytes | None = None) -> list[dict[str, Any]]:
+        engine = self._native(input_json)
+        results = canonical_json.loads(_native_call(engine.eval_query_as_json, query, error=EngineEvalError))
+        return [result.get("bindings", {}) for result in results.get("result", [])]
+
+    def evaluate(self, rule: str, input_json: bytes | None = None) -> Any:
+        if rule not in self._entry_points:
+            return self.document(rule, input_json)
+        # eval_rule skips parsing a query: the fast path for decisions.
+        engine = self._native(input_json)
+        text = _native_call(engine.eval_rule_as_json, rule, error=EngineEvalError)
+        if text == _UNDEFINED_JSON:
+            return self.document(rule, input_json)
+        return canonical_json.loads(text)

@@ -1,0 +1,168 @@
+"""The PolicyEngine implementations: loading, refusing, bundles, and regorus' thread rule."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from conftest import ENGINE_PARAMS
+
+from accord.bundles import regorus_engine
+from accord.bundles.decision import Verdict
+from accord.bundles.engine import UNDEFINED, engine_class
+from accord.bundles.inputs import prepare_input
+from accord.bundles.opa_engine import OpaEngine
+from accord.bundles.policy_errors import EngineEvalError, EngineUnavailableError, PolicyLoadError
+from accord.bundles.regorus_engine import RegorusEngine
+
+
+def test_library_decisions(engine, usdc_payout):
+    assert engine.decide(prepare_input(usdc_payout(5_000 * 10**6))).permitted
+    confirm = engine.decide(prepare_input(usdc_payout(50_000 * 10**6, approvals=["dave"])))
+    assert confirm.decision is Verdict.CONFIRM and [i.approvers for i in confirm.approvals.missing] == [("dave",)]
+    assert engine.decide(prepare_input(usdc_payout(50_000 * 10**6, approvals=["dave", "erin"]))).permitted
+
+
+@dataclass(frozen=True)
+class FakeVerifiedBundle:
+    """What the bundle verifier hands over (only modules and data are read)."""
+
+    modules: Any
+    data: Any
+    digest: str
+    revision: int
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_from_bundle(engine_name, library, usdc_payout):
+    modules, data = library
+    bundle = FakeVerifiedBundle(MappingProxyType(modules), MappingProxyType(data), "sha256:00", 7)
+    engine = engine_class(engine_name).from_bundle(bundle)
+    assert engine.decide(prepare_input(usdc_payout(5_000 * 10**6))).permitted
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_syntax_error_fails_the_load_naming_the_module(engine_name):
+    with pytest.raises(PolicyLoadError, match="broken.rego"):
+        engine_class(engine_name)({"broken.rego": "package p\n\nx := {\n"})
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_data_refused_by_the_policy(engine_name, library):
+    modules, data = library
+    bad = {**data, "rules": {**data["rules"], "typo": {"effect": "permit", "actions": ["signTransaction"], "acounts": ["x"]}}}
+    with pytest.raises(PolicyLoadError, match="data refused by the policy: rule typo: unknown member acounts"):
+        engine_class(engine_name).load(modules, bad)
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_policy_without_data_errors_is_refused(engine_name):
+    with pytest.raises(PolicyLoadError, match="data.accord.data_errors"):
+        engine_class(engine_name).load({"d.rego": "package accord\n\ndecision := 1\n"}, {})
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_document_and_query(engine_name):
+    engine = engine_class(engine_name)({"p.rego": "package p\n\nx := input.a + 1\n\nu if false\n"}, {"d": {"k": [1, 2]}})
+    assert engine.document("data.p.x", b'{"a": 41}') == 42
+    assert engine.document("data.p.u") is UNDEFINED
+    assert engine.document("data.p.x") is UNDEFINED  # no input after an evaluation with input
+    assert engine.document("data.d.k") == [1, 2]
+    assert engine.query("y := data.d.k[_]") == [{"y": 1}, {"y": 2}]
+    with pytest.raises(EngineEvalError):
+        engine.query("y := 1 / 0")
+
+
+def test_unknown_engine():
+    with pytest.raises(EngineUnavailableError, match="unknown policy engine 'wasm'"):
+        engine_class("wasm")
+
+
+def test_missing_opa_bindings_say_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "opa_bindings", None)  # import fails as if not installed
+    with pytest.raises(EngineUnavailableError, match="make opa"):
+        OpaEngine({"p.rego": "package p\n"})
+
+
+# -- regorus' thread rule ---------------------------------------------------------------------
+
+
+def in_thread(fn):
+    """Run fn in a new thread; return its result or raise its exception."""
+    box: dict[str, Any] = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+@pytest.fixture
+def unraisable(monkeypatch):
+    """Exceptions raised where Python cannot propagate them (e.g. a native engine dropped on
+    the wrong thread)."""
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    return seen
+
+
+def test_regorus_engine_is_usable_from_another_thread(library, usdc_payout, unraisable):
+    engine = RegorusEngine.load(*library)  # its native engine belongs to this thread
+    prepared = prepare_input(usdc_payout(5_000 * 10**6))
+    here = engine.decide(prepared).to_json()
+    there = in_thread(lambda: engine.decide(prepared).to_json())  # builds that thread's own
+    assert there == here
+    del engine
+    gc.collect()
+    assert not unraisable
+
+
+def test_regorus_engine_built_in_a_thread_that_exited(library, usdc_payout, unraisable):
+    engine = in_thread(lambda: RegorusEngine.load(*library))
+    assert engine.decide(prepare_input(usdc_payout(5_000 * 10**6))).permitted
+    del engine
+    gc.collect()
+    assert not unraisable
+
+
+def test_regorus_engines_are_never_shared_between_threads(library, usdc_payout):
+    engine = RegorusEngine.load(*library)
+    prepared = prepare_input(usdc_payout(50_000 * 10**6, approvals=["dave"]))
+    mine = regorus_engine._thread_natives()[engine._token].engine
+    results, own_native = [], []
+
+    def work():
+        for _ in range(5):
+            results.append(engine.decide(prepared).to_json())
+        # identity only: a reference kept here would drop the native engine on this thread
+        own_native.append(regorus_engine._thread_natives()[engine._token].engine is not mine)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 20 and len(set(results)) == 1
+    assert own_native == [True] * 4
+
+
+def test_raw_regorus_engine_touched_from_another_thread_panics():
+    """The reason for the design above (pyo3 panics derive from BaseException)."""
+    import regorus
+
+    native = regorus.Engine()
+    with pytest.raises(BaseException, match="unsendable"):
+        in_thread(lambda: native.eval_query("x := 1"))
