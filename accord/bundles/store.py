@@ -101,10 +101,13 @@ class ActiveBundleStore:
         *,
         public_key: bytes | PublicJwk,
         signature: bytes | None = None,
+        accept: Callable[[VerifiedBundle], None] | None = None,
     ) -> VerifiedBundle:
         """Verify `bundle` (a .tar.gz or an already read RawBundle) with the detached
         `signature` (or its embedded one) and the verifying `public_key` (JWK bytes), and
-        activate it. On any failure raise; the active bundle does not change."""
+        activate it. `accept`, if given, is called with the verified bundle before it is
+        activated (e.g. to load it into a policy engine); if it raises, so does `load`. On
+        any failure the active bundle does not change."""
         with self._lock:
             floor = self._high_water.read() if self._high_water is not None else 0
             if self._active is not None:
@@ -119,6 +122,8 @@ class ActiveBundleStore:
                 min_version=floor + 1,
                 now=self._clock(),
             )
+            if accept is not None:
+                accept(verified)
             # Persist first: a crash between the two leaves the mark ahead (safe side).
             if self._high_water is not None:
                 self._high_water.write(verified.version, verified.digest)

@@ -87,6 +87,14 @@ class Enclave:
         `nonce` is the verifier's challenge."""
         return self.attest(nonce=nonce, **self._identity.attestation_fields(self.enclave_id))
 
+    def identity_public_key(self) -> bytes:
+        """The identity signing key (Ed25519 SubjectPublicKeyInfo DER), as attested."""
+        return self._identity.attestation_fields(self.enclave_id)["public_key"]
+
+    def identity_sign(self, data: bytes) -> bytes:
+        """Sign `data` with the attested identity key (peers verify with `PeerIdentity.verify`)."""
+        return self._identity.sign(data)
+
     def verify_peer(self, document: bytes, policy: AttestationPolicy, *, nonce: bytes | None) -> PeerIdentity:
         """Verify a peer's identity document now, under `policy`, against our `nonce`."""
         return PeerIdentity.from_document(policy.verify(document, at=self._clock(), nonce=nonce))

@@ -57,6 +57,7 @@ RECIPIENT_KEY_BITS = 2048  # AWS accepts KeySpec RSA_2048 for Recipient
 DEFAULT_MAX_ATTESTATION_AGE = timedelta(minutes=5)
 BLOB_VERSION = 1
 _BLOB_LABEL = "accord-kms-ciphertext-v1"
+_STATE_LABEL = "accord-simulated-kms-keystore-v1"
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,31 @@ class Kms:
                 "ciphertext blob does not authenticate (altered, or another encryption context)"
             ) from None
         return DecryptResponse(blob_key_id, build_enveloped_data(data_key, recipient_key))
+
+    # --- persistence of the simulated KMS's own key store ---
+
+    def state_bytes(self) -> SecretBytes:
+        """The whole key store (key material included), for the simulated KMS's own storage:
+        it stands in for AWS's HSMs, never for anything in an enclave."""
+        keys = [
+            [key_id, key.material.reveal(), {i: sorted(v) for i, v in key.policy.pcrs.items()},
+             key.policy.allow_debug, int(key.policy.max_attestation_age.total_seconds()), key.description]
+            for key_id, key in sorted(self._keys.items())
+        ]  # fmt: skip
+        return SecretBytes(cbor2.dumps([_STATE_LABEL, keys]), "KMS key store")
+
+    @classmethod
+    def from_state(cls, state: bytes, root: TrustedRoot, *, clock: Clock = utc_now) -> Kms:
+        """A KMS whose keys and policies are those of `state_bytes()`."""
+        item = loads_exact(state, InvalidKmsRequestError, "KMS key store")
+        if not (isinstance(item, list) and len(item) == 2 and item[0] == _STATE_LABEL and isinstance(item[1], list)):
+            raise InvalidKmsRequestError("not an Accord KMS key store")
+        kms = cls(root, clock=clock)
+        for key_id, material, pcrs, allow_debug, max_age, description in item[1]:
+            policy = KeyPolicy({int(i): frozenset(v) for i, v in pcrs.items()}, allow_debug=allow_debug,
+                               max_attestation_age=timedelta(seconds=max_age))  # fmt: skip
+            kms._keys[key_id] = _KmsKey(SecretBytes(material, "KMS key"), policy, description)
+        return kms
 
     def __repr__(self) -> str:
         return f"<Kms {len(self._keys)} keys, root sha256 {self._root.sha256}>"

@@ -1,0 +1,43 @@
+"""The BundleVerifier service: fetches a bundle, its detached signature and the verifying
+key from their three sources, verifies them (pinned key, rollback, expiry) and hands the
+verified bytes on. It runs outside the enclaves: every evaluator verifies the same bytes
+again inside its enclave before it activates them. Its own high-water mark (on the host)
+refuses a rollback before any enclave is bothered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accord.bundles.sources import BundleSources, Fetcher
+from accord.bundles.store import ActiveBundleStore, FileHighWaterMark
+from accord.bundles.verify import TrustPolicy
+from accord.cluster.config import DeploymentConfig
+
+
+@dataclass(frozen=True)
+class VerifiedBytes:
+    """What evaluators receive: the raw bytes (they verify again) and what was verified."""
+
+    bundle: bytes
+    signature: bytes | None
+    public_key: bytes
+    version: int
+    digest: str
+
+
+class BundleVerifier:
+    def __init__(self, config: DeploymentConfig, ca_bundle: str | None = None) -> None:
+        trust = TrustPolicy(frozenset(config.enclave.bundle_key_fingerprints))
+        self._store = ActiveBundleStore(trust, high_water=FileHighWaterMark(config.root / "bundle-high-water.json"))
+        self._fetcher = Fetcher(ca_bundle=ca_bundle)
+
+    def fetch(self, sources: BundleSources) -> VerifiedBytes:
+        """Fetch and verify; raises the specific BundleError (the active bundle stays)."""
+        fetched = self._fetcher.fetch_all(sources)
+        verified = self._store.load(fetched.bundle, public_key=fetched.public_key, signature=fetched.signature)
+        return VerifiedBytes(fetched.bundle, fetched.signature, fetched.public_key, verified.version, verified.digest)
+
+    def active(self) -> dict | None:
+        bundle = self._store.active
+        return None if bundle is None else {"version": bundle.version, "digest": bundle.digest}

@@ -1,0 +1,97 @@
+"""What every enclave service does at start: open its enclave, know the PCR policy, and
+reach the KMS. Shared by the KeyShare and PolicyEvaluator services."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from accord.actors.invoke import Invoker
+from accord.cluster.config import PKI_FILE, DeploymentConfig
+from accord.enclave.attestation import AttestationPolicy
+from accord.enclave.enclave import Enclave, expected_pcrs
+from accord.enclave.kms import DecryptResponse, GenerateDataKeyResponse
+from accord.enclave.pki import SimulatedNitroPki
+from accord.enclave.sealing import SealedStore
+from accord.enclave.timeutil import utc_now
+from accord.errors import AccordError
+
+HIGH_WATER_OBJECT = "bundle-high-water"
+
+
+def open_enclave(config: DeploymentConfig, enclave_id: str) -> tuple[Enclave, AttestationPolicy]:
+    """This process's enclave (real NSM if present, else simulated under the deployment's
+    simulated PKI) and the policy it verifies its peers with."""
+    pki = SimulatedNitroPki.load_or_create(config.root / PKI_FILE, now=utc_now())
+    enclave = Enclave.open(enclave_id=enclave_id, config=config.enclave, state_dir=config.enclave_dir(enclave_id),
+                           pki=pki, debug=config.allow_debug)  # fmt: skip
+    policy = AttestationPolicy(pki.trusted_root(), expected_pcrs(config.enclave), allow_debug=config.allow_debug)
+    return enclave, policy
+
+
+class KmsClient:
+    """The enclave's view of the KMS service (an actor, or the object itself in tests)."""
+
+    def __init__(self, kms: Any, invoker: Invoker) -> None:
+        self._kms, self._invoker = kms, invoker
+
+    def generate_data_key(self, key_id: str, *, recipient: bytes | None, number_of_bytes: int = 32,
+                          encryption_context: dict[str, str] | None = None) -> GenerateDataKeyResponse:  # fmt: skip
+        return self._invoker.call(self._kms, "generate_data_key", key_id, recipient, number_of_bytes,
+                                  encryption_context)  # fmt: skip
+
+    def decrypt(self, ciphertext_blob: bytes, *, recipient: bytes | None, key_id: str | None = None,
+                encryption_context: dict[str, str] | None = None) -> DecryptResponse:  # fmt: skip
+        return self._invoker.call(self._kms, "decrypt", ciphertext_blob, recipient, key_id, encryption_context)
+
+
+class SealedHighWaterMark:
+    """The highest bundle version an evaluator accepted, sealed in its enclave, so that a
+    restart cannot be used to roll the policy back. (A host that deletes the file resets it:
+    sealing protects integrity, not existence; the BundleVerifier's mark is a second line.)"""
+
+    def __init__(self, store: SealedStore) -> None:
+        self._store = store
+
+    def read(self) -> int:
+        if not self._store.exists(HIGH_WATER_OBJECT):
+            return 0
+        secret = self._store.unseal(HIGH_WATER_OBJECT)
+        try:
+            return int.from_bytes(secret.reveal()[:8], "big")
+        finally:
+            secret.wipe()
+
+    def write(self, version: int, digest: str) -> None:
+        self._store.seal(HIGH_WATER_OBJECT, version.to_bytes(8, "big") + bytes.fromhex(digest))
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, ConnectionError)
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Failures worth retrying at start (the KMS actor restarting, a slow cluster)."""
+    try:
+        from ray.exceptions import GetTimeoutError, RayActorError
+
+        return TRANSIENT_ERRORS + (RayActorError, GetTimeoutError)
+    except ImportError:  # pragma: no cover - ray is a dependency
+        return TRANSIENT_ERRORS
+
+
+def retry(action, *, attempts: int = 8, first_delay: float = 0.25, max_delay: float = 5.0):
+    """Run `action()` until it succeeds or fails for a non-transient reason; between
+    transient failures wait with exponential backoff. Returns (result, last_error)."""
+    delay = first_delay
+    error: BaseException | None = None
+    for attempt in range(attempts):
+        try:
+            return action(), None
+        except transient_errors() as exc:
+            error = exc
+        except AccordError:
+            raise
+        if attempt + 1 < attempts:
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)
+    return None, error

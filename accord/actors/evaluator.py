@@ -1,0 +1,88 @@
+"""The PolicyEvaluator service: one evaluator on an enclave host (thin over EvaluatorCore).
+
+It pairs with the KeyShare of its host (attestation, see `enclave.signing_link`) and sends
+it one signed batch of signing packages per evaluated batch. After the KeyShare restarts it
+pairs again; requests whose commitments the old KeyShare instance held fail (503) and the
+coordinator refills its commitments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accord.actors.enclave_host import KmsClient, SealedHighWaterMark, open_enclave
+from accord.actors.invoke import Invoker
+from accord.bundles.store import ActiveBundleStore
+from accord.bundles.verify import TrustPolicy
+from accord.cluster.config import DeploymentConfig
+from accord.cluster.topology import EnclaveSlot
+from accord.enclave.evaluator import EvaluatorCore
+from accord.enclave.keyshare import ForeignSignRequest, NotPaired
+from accord.protocols.minting import EnclaveVerdict, MintTask
+
+
+class PolicyEvaluator:
+    def __init__(self, config: DeploymentConfig, slot: EnclaveSlot, keyshare: Any, kms: Any, kms_key_id: str,
+                 invoker: Invoker) -> None:  # fmt: skip
+        self.slot = slot
+        self._keyshare, self._invoker = keyshare, invoker
+        enclave, self._policy = open_enclave(config, config.evaluator_id(slot))
+        store = enclave.sealed_store(KmsClient(kms, invoker), kms_key_id)
+        bundles = ActiveBundleStore(TrustPolicy(frozenset(config.enclave.bundle_key_fingerprints)),
+                                    high_water=SealedHighWaterMark(store))  # fmt: skip
+        self.core = EvaluatorCore(enclave, config.evaluator, bundles)
+        self._epoch: str | None = None
+
+    def status(self) -> dict[str, Any]:
+        enclave = self.core.enclave
+        bundle = self.core.bundle_status()
+        return {
+            "enclave_id": enclave.enclave_id,
+            "module_id": enclave.module_id(),
+            "debug": enclave.is_debug,
+            "pcrs": {i: v.hex() for i, v in enclave.sealing_pcrs().items()},
+            "bundle": None if bundle is None else {"version": bundle.version, "digest": bundle.digest,
+                                                   "expires": bundle.expires},  # fmt: skip
+            "paired": self._epoch is not None,
+        }
+
+    def attestation(self, nonce: bytes | None = None) -> bytes:
+        """A fresh attestation binding this enclave's group key id and active bundle (for
+        clients that verify what they talk to; see EvaluatorCore.attestation)."""
+        return self.core.attestation(nonce)
+
+    def activate(self, bundle: bytes, signature: bytes, public_key: bytes) -> dict[str, Any]:
+        status = self.core.activate(bundle, signature=signature, public_key=public_key)
+        return {"version": status.version, "digest": status.digest, "expires": status.expires}
+
+    def pair(self) -> str:
+        """Pair with this host's KeyShare; returns the group key id."""
+        challenge = self._invoker.call(self._keyshare, "challenge", "pair")
+        document = self.core.enclave.identity_document(challenge)
+        kid, self._epoch = self._invoker.call(self._keyshare, "pair", document)
+        self.core.set_group_key(kid)
+        return kid
+
+    def evaluate(self, tasks: list[MintTask]) -> list[EnclaveVerdict]:
+        if self._epoch is None:
+            self._try_pair()
+        verdicts, request = self.core.evaluate(tasks, self._epoch or "")
+        if request is None:
+            return verdicts
+        try:
+            results = self._invoker.call(self._keyshare, "sign", request)
+        except (NotPaired, ForeignSignRequest) as exc:
+            # The KeyShare restarted: its nonces are gone. Pair again for the next batch.
+            self._epoch = None
+            self._try_pair()
+            return self.core.complete(verdicts, None, f"KeyShare restarted, its commitments are void ({exc})")
+        except Exception as exc:  # noqa: BLE001 - the KeyShare actor may be dead or restarting
+            self._epoch = None
+            return self.core.complete(verdicts, None, f"KeyShare unavailable: {type(exc).__name__}: {exc}")
+        return self.core.complete(verdicts, results)
+
+    def _try_pair(self) -> None:
+        try:
+            self.pair()
+        except Exception:  # noqa: BLE001 - not ready yet: this batch's permits fail, the next retries
+            self._epoch = None

@@ -1,0 +1,91 @@
+"""The KeyShare service: one FROST participant on an enclave host (thin over KeyShareCore).
+
+At start it unseals its share if one is sealed in its state directory, retrying the KMS
+while it is unreachable; it never dies in `__init__` for such a transient failure (it comes
+up without a share, reports why, and retries on the next call). A share that fails to
+unseal for a real reason (tampered file, other code) is reported, never replaced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accord.actors.enclave_host import KmsClient, open_enclave, retry
+from accord.actors.invoke import Invoker
+from accord.cluster.config import DeploymentConfig
+from accord.cluster.topology import EnclaveSlot
+from accord.enclave.keyshare import KeyShareCore, KeyShareNotReady
+from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest
+from accord.errors import AccordError
+
+
+class KeyShare:
+    def __init__(self, config: DeploymentConfig, slot: EnclaveSlot, kms: Any, kms_key_id: str,
+                 invoker: Invoker) -> None:  # fmt: skip
+        self.slot = slot
+        enclave, policy = open_enclave(config, config.keyshare_id(slot))
+        store = enclave.sealed_store(KmsClient(kms, invoker), kms_key_id)
+        self.core = KeyShareCore(enclave, store, policy, evaluator_id=config.evaluator_id(slot))
+        self.unseal_error: str | None = None
+        self._try_unseal()
+
+    def _try_unseal(self) -> None:
+        if self.core.ready or not self.core.has_sealed_share():
+            return
+        try:
+            _, error = retry(self.core.unseal)
+        except AccordError as exc:  # permanent: tampered, other code, other enclave...
+            error = exc
+        self.unseal_error = None if error is None else f"{type(error).__name__}: {error}"
+
+    def _ready(self) -> None:
+        if not self.core.ready:
+            self._try_unseal()
+        if not self.core.ready:
+            raise KeyShareNotReady(
+                f"{self.core.enclave.enclave_id} holds no share"
+                + (f": unsealing failed ({self.unseal_error})" if self.unseal_error else " (no DKG has run)")
+            )
+
+    def status(self) -> dict[str, Any]:
+        core = self.core
+        return {
+            "enclave_id": core.enclave.enclave_id,
+            "ready": core.ready,
+            "sealed_share": core.has_sealed_share(),
+            "epoch": core.epoch,
+            "kid": core.kid,
+            "public_key_package": core.public.to_bytes() if core.public else None,
+            "unseal_error": self.unseal_error,
+        }
+
+    # bootstrap
+    def challenge(self, purpose: str) -> bytes:
+        return self.core.challenge(purpose)
+
+    def identity_document(self, purpose: str, challenges: list[bytes]) -> bytes:
+        return self.core.identity_document(purpose, challenges)
+
+    def dkg_round1(self, documents: dict[str, bytes], min_signers: int) -> dict[str, bytes]:
+        return self.core.dkg_round1(documents, min_signers)
+
+    def dkg_round2(self, incoming: dict[str, bytes]) -> dict[str, bytes]:
+        return self.core.dkg_round2(incoming)
+
+    def dkg_finish(self, incoming: dict[str, bytes]) -> bytes:
+        return self.core.dkg_finish(incoming).to_bytes()
+
+    def pair(self, document: bytes) -> tuple[str, str]:
+        """Pair with this host's evaluator; returns (group kid, epoch)."""
+        self._ready()
+        self.core.pair(document)
+        return self.core.kid, self.core.epoch
+
+    # signing
+    def commitments(self, count: int) -> CommitmentBatch:
+        self._ready()
+        return self.core.commitments(count)
+
+    def sign(self, request: SignRequest) -> list[ShareResult]:
+        self._ready()
+        return self.core.sign(request)

@@ -1,0 +1,77 @@
+"""Bringing a signing group up: the DKG among its KeyShares (or the check that they all
+unsealed the same key), pairing each evaluator with its KeyShare, activating a bundle.
+
+The steps are the same for actors and for in-process services: they only go through an
+`Invoker`. The host running them is untrusted; it only relays what the enclaves produce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from accord.actors.invoke import Invoker
+from accord.errors import AccordError
+
+
+class BootstrapError(AccordError):
+    """A signing group cannot be brought up; the message names the enclave and the reason."""
+
+
+def provision_group(invoker: Invoker, keyshares: Sequence[Any]) -> bytes:
+    """Make sure every KeyShare of the group holds its share: run the DKG if none has one,
+    else check that all unsealed the same group key. Returns the public key package bytes."""
+    statuses = invoker.gather([(ks, "status", ()) for ks in keyshares])
+    for status in statuses:
+        if status["sealed_share"] and not status["ready"]:
+            raise BootstrapError(f"{status['enclave_id']}: its sealed share does not open: {status['unseal_error']}")
+    ready = [s for s in statuses if s["ready"]]
+    if not ready:
+        return run_dkg(invoker, keyshares, [s["enclave_id"] for s in statuses])
+    if len(ready) != len(statuses):
+        missing = [s["enclave_id"] for s in statuses if not s["ready"]]
+        raise BootstrapError(f"enclaves {missing} hold no share while the others do: restore their state directories")
+    packages = {s["public_key_package"] for s in statuses}
+    if len(packages) != 1:
+        raise BootstrapError(f"the KeyShares of this group unsealed different group keys: {[s['kid'] for s in statuses]}")
+    return packages.pop()
+
+
+def run_dkg(invoker: Invoker, keyshares: Sequence[Any], enclave_ids: Sequence[str]) -> bytes:
+    """The DKG over attested channels. Each KeyShare attests with a nonce derived from every
+    participant's fresh challenge, verifies its peers' documents, then the DKG rounds run as
+    sealed and signed envelopes the host only relays."""
+    members = list(zip(enclave_ids, keyshares))
+    challenges = invoker.gather([(ks, "challenge", ("dkg",)) for ks in keyshares])
+    documents = dict(zip(enclave_ids, invoker.gather([(ks, "identity_document", ("dkg", challenges)) for ks in keyshares])))
+    outgoing = dict(zip(enclave_ids, invoker.gather([(ks, "dkg_round1", (documents, len(keyshares))) for ks in keyshares])))
+    outgoing = dict(zip(enclave_ids, invoker.gather([(ks, "dkg_round2", (_inbox(outgoing, e),)) for e, ks in members])))
+    packages = invoker.gather([(ks, "dkg_finish", (_inbox(outgoing, e),)) for e, ks in members])
+    if len(set(packages)) != 1:
+        raise BootstrapError("the DKG participants derived different public key packages")
+    return packages[0]
+
+
+def _inbox(outgoing: dict[str, dict[str, bytes]], recipient: str) -> dict[str, bytes]:
+    return {sender: messages[recipient] for sender, messages in outgoing.items() if recipient in messages}
+
+
+def pair_group(invoker: Invoker, evaluators: Sequence[Any]) -> str:
+    """Pair every evaluator with its KeyShare; returns the group key id they all report."""
+    kids = set(invoker.gather([(ev, "pair", ()) for ev in evaluators]))
+    if len(kids) != 1:
+        raise BootstrapError(f"evaluators of one group report different group keys: {sorted(kids)}")
+    return kids.pop()
+
+
+def activate_bundle(invoker: Invoker, evaluators: Sequence[Any], bundle: bytes, signature: bytes | None,
+                    public_key: bytes) -> dict[str, Any]:  # fmt: skip
+    """Every evaluator verifies and activates the bundle; all must end on the same digest."""
+    results = invoker.settle([(ev, "activate", (bundle, signature, public_key)) for ev in evaluators])
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise BootstrapError(f"evaluators refused the bundle: {'; '.join(f'{type(f).__name__}: {f}' for f in failures)}")
+    digests = {r["digest"] for r in results}
+    if len(digests) != 1:
+        raise BootstrapError(f"evaluators activated different bundles: {sorted(digests)}")
+    return results[0]

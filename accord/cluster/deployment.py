@@ -1,0 +1,265 @@
+"""An Accord deployment, from a driver, a notebook, the CLI or the gateway.
+
+    deployment = Deployment.start(state_dir="state", bundle=BundleSources(...))  # embedded Ray
+    deployment = Deployment.connect()                                          # attach by name
+    result = deployment.authorize(client.signed_request(...))
+
+`start` brings everything up (or back: with the same state directory the KeyShares unseal
+their shares and the group key stays the same); `connect` attaches to the named, detached
+actors of a running deployment. `Deployment.in_process` runs the same services without Ray,
+for fast tests and for exploring the protocol in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from accord.actors.bundle_verifier import BundleVerifier, VerifiedBytes
+from accord.actors.evaluator import PolicyEvaluator
+from accord.actors.invoke import DirectInvoker, Invoker, RayInvoker
+from accord.actors.keyshare import KeyShare
+from accord.actors.kms import KmsService
+from accord.actors.minter import TokenMinter
+from accord.bundles.keys import fingerprint, load_public_key
+from accord.bundles.sources import BundleSources, Fetcher
+from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group
+from accord.cluster.config import NAMESPACE, PKI_FILE, DeploymentConfig
+from accord.cluster.topology import Topology
+from accord.enclave.evaluator import EvaluatorConfig
+from accord.enclave.measurement import EnclaveConfig
+from accord.enclave.pki import SimulatedNitroPki
+from accord.enclave.timeutil import utc_now
+from accord.protocols.http_signatures import HttpRequest
+from accord.protocols.minting import AuthorizationResult
+
+CONFIG_FILE = "deployment.json"
+MINTER = "minter"
+
+
+@dataclass
+class GroupHandles:
+    evaluators: list[Any]
+    keyshares: list[Any]
+    evaluator_ids: list[str]
+
+
+@dataclass
+class Handles:
+    kms: Any
+    verifier: Any
+    minter: Any
+    groups: list[GroupHandles] = field(default_factory=list)
+
+
+def pinned_config(state_dir: Path, public_key: bytes, pins: Sequence[str] | None) -> EnclaveConfig:
+    """The enclave configuration: the pinned admin key fingerprints, given or derived from
+    the operator's public key, and kept in the state directory (a later start with another
+    key is refused: the pins are part of the measured enclave image)."""
+    fingerprints = tuple(pins) if pins else (fingerprint(load_public_key(public_key)),)
+    saved = state_dir / CONFIG_FILE
+    if saved.exists():
+        previous = tuple(json.loads(saved.read_text())["bundle_key_fingerprints"])
+        if pins is None and fingerprints[0] in previous:
+            fingerprints = previous
+        if set(fingerprints) != set(previous):
+            raise BootstrapError(
+                f"{saved} pins bundle keys {list(previous)}; this start asks for {list(fingerprints)}. "
+                "The pins are part of the enclave measurement: use a new state directory to change them"
+            )
+    return EnclaveConfig(bundle_key_fingerprints=fingerprints)
+
+
+class Deployment:
+    """A running deployment and the operations a client of it needs."""
+
+    def __init__(self, config: DeploymentConfig, handles: Handles, invoker: Invoker) -> None:
+        self.config = config
+        self.handles = handles
+        self._invoker = invoker
+
+    # --- bring up ---
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        state_dir: str | Path,
+        bundle: BundleSources,
+        address: str | None = None,
+        groups: int = 1,
+        pins: Sequence[str] | None = None,
+        evaluator: EvaluatorConfig | None = None,
+        token_ttl: int = 300,
+        allow_debug: bool = False,
+        namespace: str = NAMESPACE,
+        ray_options: dict[str, Any] | None = None,
+    ) -> Deployment:
+        """Start (or restart) a deployment on Ray: an embedded local cluster offering every
+        `enclave-*` resource when `address` is None and Ray is not already initialised, else
+        the cluster at `address` (its nodes offer the resources)."""
+        import ray
+
+        from accord.actors.options import remote
+
+        config = cls._config(state_dir, bundle, groups, pins, evaluator, token_ttl, allow_debug, namespace)
+        if not ray.is_initialized():
+            if address is None:
+                ray.init(resources=config.topology.resources(), include_dashboard=False, namespace=namespace,
+                         log_to_driver=False, **(ray_options or {}))  # fmt: skip
+            else:
+                ray.init(address=address, namespace=namespace, log_to_driver=False, **(ray_options or {}))
+        invoker = RayInvoker()
+
+        def make(service: type, role: str, *args: Any, slot=None) -> Any:
+            name = config.actor_name(role, slot)
+            return remote(service, role, name, namespace, slot).remote(*args)
+
+        kms = make(KmsService, "kms", config)
+        handles = Handles(kms=kms, verifier=make(BundleVerifier, "bundle-verifier", config),
+                          minter=make(TokenMinter, MINTER, config, invoker))  # fmt: skip
+        key_id = invoker.call(kms, "sealing_key")
+        for g in range(config.topology.groups):
+            slots = config.topology.group(g)
+            keyshares = [make(KeyShare, "keyshare", config, s, kms, key_id, invoker, slot=s) for s in slots]
+            evaluators = [make(PolicyEvaluator, "evaluator", config, s, ks, kms, key_id, invoker, slot=s)
+                          for s, ks in zip(slots, keyshares)]  # fmt: skip
+            handles.groups.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
+        deployment = cls(config, handles, invoker)
+        deployment._bootstrap(bundle)
+        return deployment
+
+    @classmethod
+    def in_process(cls, *, state_dir: str | Path, bundle: BundleSources, groups: int = 1,
+                   pins: Sequence[str] | None = None, evaluator: EvaluatorConfig | None = None,
+                   token_ttl: int = 300, allow_debug: bool = False) -> Deployment:  # fmt: skip
+        """The same services in this process, without Ray (tests, exploration)."""
+        config = cls._config(state_dir, bundle, groups, pins, evaluator, token_ttl, allow_debug, NAMESPACE)
+        invoker = DirectInvoker()
+        kms = KmsService(config)
+        handles = Handles(kms=kms, verifier=BundleVerifier(config), minter=TokenMinter(config, invoker))
+        key_id = kms.sealing_key()
+        for g in range(config.topology.groups):
+            slots = config.topology.group(g)
+            keyshares = [KeyShare(config, s, kms, key_id, invoker) for s in slots]
+            evaluators = [PolicyEvaluator(config, s, ks, kms, key_id, invoker) for s, ks in zip(slots, keyshares)]
+            handles.groups.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
+        deployment = cls(config, handles, invoker)
+        deployment._bootstrap(bundle)
+        return deployment
+
+    @staticmethod
+    def _config(state_dir, bundle, groups, pins, evaluator, token_ttl, allow_debug, namespace) -> DeploymentConfig:
+        root = Path(state_dir).resolve()
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        public_key = Fetcher().fetch(bundle.public_key, 64 * 1024)
+        enclave = pinned_config(root, public_key, pins)
+        (root / CONFIG_FILE).write_text(json.dumps({"bundle_key_fingerprints": list(enclave.bundle_key_fingerprints)}))
+        SimulatedNitroPki.load_or_create(root / PKI_FILE, now=utc_now())
+        return DeploymentConfig(state_dir=str(root), enclave=enclave, topology=Topology(groups=groups),
+                                evaluator=evaluator or EvaluatorConfig(), token_ttl=token_ttl,
+                                allow_debug=allow_debug, namespace=namespace)  # fmt: skip
+
+    def _bootstrap(self, bundle: BundleSources) -> None:
+        invoker, handles = self._invoker, self.handles
+        verified: VerifiedBytes = invoker.call(handles.verifier, "fetch", bundle)
+        for index, group in enumerate(handles.groups):
+            public = provision_group(invoker, group.keyshares)
+            kid = pair_group(invoker, group.evaluators)
+            activate_bundle(invoker, group.evaluators, verified.bundle, verified.signature, verified.public_key)
+            invoker.call(handles.minter, "add_group", index, kid, public, group.evaluator_ids, group.evaluators,
+                         group.keyshares)  # fmt: skip
+
+    @classmethod
+    def connect(cls, address: str | None = None, *, namespace: str = NAMESPACE) -> Deployment:
+        """Attach to a running deployment by its actors' names."""
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(address=address or "auto", namespace=namespace, log_to_driver=False)
+        invoker = RayInvoker()
+        minter = ray.get_actor(f"accord-{MINTER}", namespace=namespace)
+        config: DeploymentConfig = invoker.call(minter, "config")
+        handles = Handles(kms=ray.get_actor("accord-kms", namespace=namespace),
+                          verifier=ray.get_actor("accord-bundle-verifier", namespace=namespace), minter=minter)  # fmt: skip
+        for g in range(config.topology.groups):
+            slots = config.topology.group(g)
+            handles.groups.append(GroupHandles(
+                [ray.get_actor(config.actor_name("evaluator", s), namespace=namespace) for s in slots],
+                [ray.get_actor(config.actor_name("keyshare", s), namespace=namespace) for s in slots],
+                [config.evaluator_id(s) for s in slots],
+            ))  # fmt: skip
+        return cls(config, handles, invoker)
+
+    # --- use ---
+
+    def authorize(self, request: HttpRequest) -> AuthorizationResult:
+        """Decide one signed request (see `authorize_many` for throughput)."""
+        return self.authorize_many([request])[0]
+
+    def authorize_many(self, requests: Sequence[HttpRequest]) -> list[AuthorizationResult]:
+        """Decide a batch of signed requests in one round trip to the coordinator."""
+        return self._invoker.call(self.handles.minter, "authorize", list(requests))
+
+    def request_status(self, request_id: str) -> dict[str, Any]:
+        """A pending request (confirm): what is missing and the approvals filed so far."""
+        return self._invoker.call(self.handles.minter, "request_status", request_id)
+
+    def add_approval(self, request_id: str, approval: str) -> dict[str, Any]:
+        """File an approver's signed approval for a pending request."""
+        return self._invoker.call(self.handles.minter, "add_approval", request_id, approval)
+
+    def jwks(self) -> dict[str, Any]:
+        """The group keys, as a JWKS: all a resource server needs to verify tokens."""
+        return self._invoker.call(self.handles.minter, "jwks")
+
+    def attestations(self, nonce: bytes | None = None) -> dict[str, bytes]:
+        """Each evaluator's fresh attestation document (identity keys bound), by enclave."""
+        evaluators = [ev for group in self.handles.groups for ev in group.evaluators]
+        ids = [e for group in self.handles.groups for e in group.evaluator_ids]
+        return dict(zip(ids, self._invoker.gather([(ev, "attestation", (nonce,)) for ev in evaluators])))
+
+    def load_bundle(self, bundle: BundleSources) -> dict[str, Any]:
+        """Fetch, verify and activate a new bundle revision on every evaluator."""
+        verified: VerifiedBytes = self._invoker.call(self.handles.verifier, "fetch", bundle)
+        evaluators = [ev for group in self.handles.groups for ev in group.evaluators]
+        return activate_bundle(self._invoker, evaluators, verified.bundle, verified.signature, verified.public_key)
+
+    def status(self) -> dict[str, Any]:
+        """Enclaves (PCRs, bundle), signing groups (key id) and KeyShares."""
+        groups = []
+        for index, group in enumerate(self.handles.groups):
+            evaluators = self._invoker.settle([(ev, "status", ()) for ev in group.evaluators])
+            keyshares = self._invoker.settle([(ks, "status", ()) for ks in group.keyshares])
+            groups.append({
+                "index": index,
+                "evaluators": [_status_or_error(s) for s in evaluators],
+                "keyshares": [_status_or_error({k: v for k, v in s.items() if k != "public_key_package"})
+                              if isinstance(s, dict) else _status_or_error(s) for s in keyshares],
+            })  # fmt: skip
+        return {"state_dir": self.config.state_dir, "groups": groups,
+                "minter": self._invoker.call(self.handles.minter, "groups"), "time": int(time.time())}  # fmt: skip
+
+    def shutdown(self) -> None:
+        """Stop every actor of the deployment (sealed state stays on disk)."""
+        if isinstance(self._invoker, RayInvoker):
+            import ray
+
+            for handle in self._all_handles():
+                ray.kill(handle, no_restart=True)
+
+    def _all_handles(self) -> list[Any]:
+        handles = [self.handles.minter, self.handles.verifier, self.handles.kms]
+        for group in self.handles.groups:
+            handles += group.evaluators + group.keyshares
+        return handles
+
+
+def _status_or_error(value: Any) -> dict[str, Any]:
+    if isinstance(value, BaseException):
+        return {"error": f"{type(value).__name__}: {value}"}
+    return value

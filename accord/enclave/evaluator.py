@@ -1,0 +1,266 @@
+"""A policy evaluator inside an enclave (pure: the PolicyEvaluator actor only relays).
+
+For each MintTask the evaluator, trusting nothing the host says except the request bytes:
+
+1. checks the coordinator's `iat` against its own clock (allowed skew) and the token lifetime;
+2. verifies the principal's RFC 9421 signature itself, against the key the signed bundle
+   gives that principal, at time `iat`, and records the nonce in its replay cache;
+3. parses the request, verifies the approvals (signed by other principals' keys over the
+   same request hash), and builds the policy input deterministically (`bundles.inputs`);
+4. evaluates the active bundle's `data.accord.decision`;
+5. on a permit, builds the token claims and the JWS signing input itself and asks its own
+   KeyShare (in one signed batch) for a FROST signature share over exactly those bytes.
+
+Every evaluator of a group does the same on the same tasks, so honest evaluators produce
+identical verdicts and their shares combine; a divergent one cannot make a token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+import cbor2
+
+from accord.bundles.engine import PolicyEngine, engine_class
+from accord.bundles.inputs import SPENDING_INTENTS, prepare_input
+from accord.bundles.policy_errors import InputError
+from accord.bundles.principals import PrincipalIndex
+from accord.bundles.store import ActiveBundleStore
+from accord.bundles.verify import VerifiedBundle
+from accord.enclave.enclave import Enclave
+from accord.enclave.signing_link import ShareResult, SignRequest, request_digest
+from accord.protocols import minting
+from accord.protocols.approvals import verify_approvals
+from accord.protocols.auth_errors import (
+    ApprovalError,
+    AuthorizationRequestError,
+    JwsError,
+    ReplayError,
+    SignatureError,
+    UnknownKey,
+)
+from accord.protocols.authz_request import parse_authorization_request
+from accord.protocols.http_signatures import verify_request
+from accord.protocols.minting import EnclaveVerdict, MintTask, Status
+from accord.protocols.replay import ReplayCache
+from accord.protocols.secret import SecretLeakError
+from accord.protocols.tokens import TokenClaims, signing_input, token_header
+
+AUTHORIZE_PATH = "/v1/authorize"
+STATUS_CLAIM = "accord-evaluator-status-v1"
+HISTORY_SECONDS = 32 * 86400  # longest spending window (30 d rolling, calendar month) + margin
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """What an evaluator enforces beyond the bundle. Part of the deployment configuration."""
+
+    issuer: str = "accord"
+    audience: str = "accord-resource-servers"
+    clock_skew: int = 30  # |iat - this enclave's clock| allowed, seconds
+    signature_skew: int = 30  # RFC 9421 created/expires tolerance
+    max_token_lifetime: int = 3600
+    approval_max_age: int = 7 * 86400
+    engine: str = "regorus"
+
+
+@dataclass(frozen=True)
+class BundleStatus:
+    version: int
+    digest: str
+    expires: str
+
+
+@dataclass
+class _Pending:
+    """A permit waiting for its KeyShare's signature share."""
+
+    index: int
+    verdict: EnclaveVerdict
+
+
+class EvaluatorCore:
+    """One enclave's evaluator: active bundle and engine, replay cache, spending history."""
+
+    def __init__(self, enclave: Enclave, config: EvaluatorConfig, store: ActiveBundleStore,
+                 *, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.enclave = enclave
+        self.config = config
+        self._store = store
+        self._clock = clock
+        self._engine: PolicyEngine | None = None
+        self._principals: PrincipalIndex | None = None
+        self._replay = ReplayCache(skew=config.signature_skew)
+        self._history: list[dict[str, Any]] = []
+        self._kid: str | None = None
+
+    # --- configuration ---
+
+    def set_group_key(self, kid: str) -> None:
+        """The group key id tokens are signed under (from this host's KeyShare)."""
+        self._kid = kid
+
+    def activate(self, bundle: bytes, *, signature: bytes, public_key: bytes) -> BundleStatus:
+        """Verify a bundle inside the enclave (pinned key, rollback, expiry), load it into a
+        fresh engine, and only then make it active. On failure the last good one stays."""
+        loaded: dict[str, Any] = {}
+
+        def load_engine(verified: VerifiedBundle) -> None:
+            loaded["principals"] = PrincipalIndex(verified.data)
+            loaded["engine"] = engine_class(self.config.engine).from_bundle(verified)
+
+        verified = self._store.load(bundle, public_key=public_key, signature=signature, accept=load_engine)
+        self._engine, self._principals = loaded["engine"], loaded["principals"]
+        return self.bundle_status()
+
+    def bundle_status(self) -> BundleStatus | None:
+        active = self._store.active
+        if active is None:
+            return None
+        return BundleStatus(active.version, active.digest, active.revision.expires.isoformat())
+
+    def attestation(self, nonce: bytes | None = None) -> bytes:
+        """An attestation document for clients: `public_key` is the identity key, `user_data`
+        CBOR [STATUS_CLAIM, enclave id, group kid, active bundle digest], so a client that
+        verifies it (root, PCRs, its nonce) learns which group key and which policy this
+        attested code signs with, and can trust the JWKS entry with that kid."""
+        status = self.bundle_status()
+        fields = [STATUS_CLAIM, self.enclave.enclave_id, self._kid or "", status.digest if status else ""]
+        return self.enclave.attest(nonce=nonce, public_key=self.enclave.identity_public_key(),
+                                   user_data=cbor2.dumps(fields))  # fmt: skip
+
+    # --- evaluation ---
+
+    def evaluate(self, tasks: Sequence[MintTask], keyshare_epoch: str) -> tuple[list[EnclaveVerdict], SignRequest | None]:
+        """Decide every task. Permits are returned without a share, together with the signed
+        request for this host's KeyShare; `complete` merges the KeyShare's answer."""
+        verdicts: list[EnclaveVerdict] = []
+        packages: list[bytes] = []
+        self._pending: list[_Pending] = []
+        for index, task in enumerate(tasks):
+            verdict = self._decide(task)
+            if verdict.status is Status.PERMIT:
+                packages.append(task.signing_package(verdict.signing_input))
+                self._pending.append(_Pending(index, verdict))
+            verdicts.append(verdict)
+        if not packages:
+            return verdicts, None
+        evaluator_id = self.enclave.enclave_id
+        digest = request_digest(evaluator_id, keyshare_epoch, tuple(packages))
+        request = SignRequest(evaluator_id, keyshare_epoch, tuple(packages), self.enclave.identity_sign(digest))
+        return verdicts, request
+
+    def complete(self, verdicts: list[EnclaveVerdict], results: Sequence[ShareResult] | None,
+                 failure: str | None = None) -> list[EnclaveVerdict]:  # fmt: skip
+        """Attach the KeyShare's shares (or the reason there are none) to the permits."""
+        pending = getattr(self, "_pending", [])
+        self._pending = []
+        if results is not None and len(results) != len(pending):
+            failure, results = f"KeyShare answered {len(results)} of {len(pending)} packages", None
+        out = list(verdicts)
+        for k, item in enumerate(pending):
+            result = results[k] if results is not None else ShareResult(error=failure or "KeyShare unavailable")
+            if result.ok:
+                out[item.index] = replace(item.verdict, share=result.share)
+            else:
+                out[item.index] = replace(item.verdict, code=minting.SIGNING_FAILED, message=result.error)
+        return out
+
+    def _decide(self, task: MintTask) -> EnclaveVerdict:
+        status = self.bundle_status()
+        bundle = status.digest if status else ""
+        enclave = self.enclave.enclave_id
+
+        def rejected(code: str, message: str, **extra: Any) -> EnclaveVerdict:
+            return EnclaveVerdict(enclave, Status.REJECTED, bundle, code=code, message=message, **extra)
+
+        now = int(self._clock())
+        if abs(task.iat - now) > self.config.clock_skew:
+            return rejected(minting.CLOCK_SKEW, f"iat {task.iat} is {task.iat - now:+d} s from this enclave's clock")
+        if not 0 < task.exp - task.iat <= self.config.max_token_lifetime:
+            return rejected(minting.MALFORMED, f"token lifetime {task.exp - task.iat} s is outside 1..{self.config.max_token_lifetime}")
+        if self._engine is None or self._principals is None or self._kid is None:
+            return rejected(minting.NOT_READY, "no active bundle or group key in this enclave yet")
+        request = task.request
+        if request.method != "POST" or urlsplit(request.url).path != AUTHORIZE_PATH:
+            return rejected(minting.MALFORMED, f"signed request is {request.method} {urlsplit(request.url).path}, not POST {AUTHORIZE_PATH}")
+        principals = self._principals
+        try:
+            signature = verify_request(request, resolve_key=principals.resolve_key, now=task.iat,
+                                       skew=self.config.signature_skew)  # fmt: skip
+        except UnknownKey as exc:
+            return rejected(minting.UNKNOWN_KEY, str(exc))
+        except SignatureError as exc:
+            return rejected(minting.BAD_SIGNATURE, f"{type(exc).__name__}: {exc}")
+        try:
+            self._replay.check_and_record(signature.jkt, signature.nonce, created=signature.created,
+                                          expires=signature.expires, now=task.iat)  # fmt: skip
+        except ReplayError as exc:
+            return rejected(minting.REPLAY, f"{type(exc).__name__}: {exc}")
+        principal = principals.get(signature.jkt).principal
+        try:
+            body = parse_authorization_request(request.body)
+        except AuthorizationRequestError as exc:
+            return rejected(minting.MALFORMED, f"{type(exc).__name__}: {exc}", principal=principal)
+        request_hash = body.request_hash(signature.jkt)
+        try:
+            approvals = verify_approvals(body.approvals, request_hash=request_hash, resolve_key=principals.resolve_key,
+                                         now=task.iat, max_age=self.config.approval_max_age)  # fmt: skip
+        except (ApprovalError, JwsError) as exc:
+            return rejected(minting.BAD_APPROVAL, f"{type(exc).__name__}: {exc}", principal=principal,
+                            request_hash=request_hash)  # fmt: skip
+        # A principal cannot approve its own request.
+        approvers = sorted({principals.get(a.approver_key).principal for a in approvals} - {principal})
+        decided = dict(principal=principal, request_hash=request_hash)
+        try:
+            prepared = prepare_input({
+                "request": {"action": body.action, "resource": body.resource, "payload": body.payload},
+                "principal": principal, "key": signature.jkt, "time": task.iat, "request_hash": request_hash,
+                "approvals": approvers, "history": self._history_for(task.iat),
+            })  # fmt: skip
+        except InputError as exc:
+            return EnclaveVerdict(enclave, Status.FORBID, bundle, reasons=(f"invalid request: {exc}",), **decided)
+        decision = self._engine.decide(prepared)
+        verdict = EnclaveVerdict(
+            enclave, Status(decision.decision.value), bundle, reasons=decision.reasons,
+            approvals=MappingProxyType(decision.approvals.to_dict()), **decided,
+        )  # fmt: skip
+        if verdict.status is not Status.PERMIT:
+            return verdict
+        claims = TokenClaims(
+            iss=self.config.issuer, sub=principal, aud=self.config.audience, iat=task.iat, exp=task.exp,
+            jti=task.jti, cnf_jkt=signature.jkt, request_hash=request_hash, bundle=bundle,
+            action=body.action, resource=body.resource,
+        )  # fmt: skip
+        self._record_spending(task.iat, principal, body.resource, prepared)
+        return replace(verdict, signing_input=signing_input(token_header(self._kid), claims))
+
+    # --- spending history (for limits over time windows) ---
+
+    def _history_for(self, now: int) -> list[dict[str, Any]]:
+        horizon = now - HISTORY_SECONDS
+        if self._history and self._history[0]["time"] < horizon:
+            self._history = [entry for entry in self._history if entry["time"] >= horizon]
+        return self._history
+
+    def _record_spending(self, now: int, principal: str, account: str, prepared: Any) -> None:
+        """Count a permitted transfer against later limits. Recorded at the permit, before
+        the token is aggregated: a failed aggregation errs on the side of the limit."""
+        intent = prepared.document().get("intent")
+        if intent and intent["type"] in SPENDING_INTENTS:
+            self._history.append({
+                "time": now, "principal": principal, "account": account, "token": intent["token"],
+                "amount": intent["amount"], "destination": intent["destination"],
+            })  # fmt: skip
+
+    def __repr__(self) -> str:
+        status = self.bundle_status()
+        return f"<EvaluatorCore {self.enclave.enclave_id}: bundle {status.version if status else None}>"
+
+    def __reduce__(self):
+        raise SecretLeakError("an evaluator holds its enclave's identity key and must not be pickled")

@@ -1,0 +1,273 @@
+"""One FROST participant inside an enclave: the DKG, the sealed share, the nonce pool and the
+signing rule.
+
+The signing share exists in plaintext only in this object's memory. It is created by the
+DKG over attested channels, sealed to the enclave's state directory (KMS data key, bound to
+the enclave id and PCRs) and unsealed on the next start. Nonces live only in memory: after a
+restart the pool is empty and every commitment handed out before is void (a new `epoch`
+tells the coordinator so). The KeyShare signs only batches its own evaluator signed (see
+`signing_link`), and only JWS signing inputs of access tokens under its own group key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+
+import cbor2
+
+from accord.enclave.attestation import AttestationPolicy
+from accord.enclave.dkg_transport import DkgParticipant, DkgSession
+from accord.enclave.enclave import Enclave
+from accord.enclave.errors import EnclaveError
+from accord.enclave.identity import PeerIdentity
+from accord.enclave.sealing import SealedStore
+from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest
+from accord.protocols.frost.binding import SigningContext
+from accord.protocols.frost.errors import FrostError
+from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
+from accord.protocols.frost.round1 import NoncePool, SigningCommitments
+from accord.protocols.frost.round2 import sign_in_context
+from accord.protocols.frost.signing_package import SigningPackage
+from accord.protocols.jwk import PublicJwk, b64url_encode
+from accord.protocols.secret import SecretBytes, SecretLeakError
+from accord.protocols.tokens import token_header
+
+SHARE_OBJECT = "frost-keyshare"
+_SEALED_FORMAT = "accord-keyshare-v1"
+MAX_BATCH = 4096
+
+
+class KeyShareError(EnclaveError):
+    """A KeyShare refused a request."""
+
+
+class KeyShareNotReady(KeyShareError):
+    """The KeyShare holds no share yet (no DKG run, or unsealing has not succeeded)."""
+
+
+class KeyShareAlreadyProvisioned(KeyShareError):
+    """A DKG was asked of a KeyShare that already holds a share."""
+
+
+class NotPaired(KeyShareError):
+    """No evaluator has paired with this KeyShare (or it restarted since)."""
+
+
+class ForeignSignRequest(KeyShareError):
+    """A sign request not signed by this KeyShare's own paired evaluator, or for another
+    KeyShare instance."""
+
+
+def group_key_id(public: PublicKeyPackage) -> str:
+    """The group key's `kid`: the RFC 7638 thumbprint of its JWK."""
+    return PublicJwk.from_dict(public.verifying_key.to_jwk()).thumbprint
+
+
+def joint_nonce(challenges: Sequence[bytes]) -> bytes:
+    """The attestation nonce every participant of a bootstrap step uses: a hash over all
+    participants' fresh challenges, so each verifier knows the documents are fresh for it."""
+    digest = hashlib.sha256(b"accord-joint-nonce-v1")
+    for challenge in sorted(challenges):
+        digest.update(len(challenge).to_bytes(2, "big") + challenge)
+    return digest.digest()
+
+
+class KeyShareCore:
+    """The enclave side of a KeyShare actor (pure: the actor only relays its calls)."""
+
+    def __init__(self, enclave: Enclave, store: SealedStore, policy: AttestationPolicy,
+                 *, evaluator_id: str) -> None:  # fmt: skip
+        self.enclave = enclave
+        self._store = store
+        self._policy = policy
+        self._evaluator_id = evaluator_id
+        self.epoch = os.urandom(8).hex()
+        self._key: KeyPackage | None = None
+        self.public: PublicKeyPackage | None = None
+        self.kid: str | None = None
+        self._pool: NoncePool | None = None
+        self._token_header = b""
+        self._evaluator: PeerIdentity | None = None
+        self._challenges: dict[str, bytes] = {}
+        self._dkg: DkgParticipant | None = None
+
+    # --- the share: sealed state ---
+
+    @property
+    def ready(self) -> bool:
+        return self._key is not None
+
+    def has_sealed_share(self) -> bool:
+        return self._store.exists(SHARE_OBJECT)
+
+    def unseal(self) -> PublicKeyPackage:
+        """Load the sealed share (KMS + attestation); raises UnsealError or a KMS error."""
+        secret = self._store.unseal(SHARE_OBJECT)
+        try:
+            fmt, key_bytes, public_bytes = cbor2.loads(secret.reveal())
+        finally:
+            secret.wipe()
+        if fmt != _SEALED_FORMAT:
+            raise KeyShareError(f"sealed share has format {fmt!r}, expected {_SEALED_FORMAT!r}")
+        self._install(KeyPackage.from_bytes(SecretBytes(key_bytes)), PublicKeyPackage.from_bytes(public_bytes))
+        return self.public
+
+    def _install(self, key: KeyPackage, public: PublicKeyPackage) -> None:
+        if public.verifying_shares.get(key.identifier) != key.verifying_share:
+            raise KeyShareError("key package and public key package disagree on this participant's verifying share")
+        self._key, self.public, self.kid = key, public, group_key_id(public)
+        self._token_header = b64url_encode(token_header(self.kid)).encode("ascii")
+        self._pool = NoncePool(key.signing_share)
+
+    def _seal(self) -> None:
+        key_bytes = self._key.to_bytes()
+        try:
+            blob = SecretBytes(cbor2.dumps([_SEALED_FORMAT, key_bytes.reveal(), self.public.to_bytes()]))
+        finally:
+            key_bytes.wipe()
+        try:
+            self._store.seal(SHARE_OBJECT, blob)
+        finally:
+            blob.wipe()
+
+    # --- attestation challenges (pairing and DKG) ---
+
+    def challenge(self, purpose: str) -> bytes:
+        """A fresh challenge for the next attestation step named `purpose`."""
+        self._challenges[purpose] = os.urandom(32)
+        return self._challenges[purpose]
+
+    def _joint(self, purpose: str, challenges: Sequence[bytes]) -> bytes:
+        ours = self._challenges.pop(purpose, None)
+        if ours is None or ours not in challenges:
+            raise KeyShareError(f"the {purpose} challenges do not include this KeyShare's own fresh challenge")
+        return joint_nonce(challenges)
+
+    def identity_document(self, purpose: str, challenges: Sequence[bytes]) -> bytes:
+        """An identity attestation with the joint nonce of `challenges` (which must include
+        ours, so that we verify peers against the same value)."""
+        nonce = self._joint(purpose, challenges)
+        self._challenges[purpose] = nonce  # kept: peers' documents must carry the same nonce
+        return self.enclave.identity_document(nonce)
+
+    def _verify_peer(self, purpose: str, document: bytes) -> PeerIdentity:
+        nonce = self._challenges.get(purpose)
+        if nonce is None:
+            raise KeyShareError(f"no {purpose} step is under way")
+        return self.enclave.verify_peer(document, self._policy, nonce=nonce)
+
+    # --- the DKG, over attested channels ---
+
+    def dkg_round1(self, documents: Mapping[str, bytes], min_signers: int) -> dict[str, bytes]:
+        """Verify every peer's identity document (PCR policy, joint nonce), open channels and
+        run DKG round 1. `documents`: enclave id -> identity document, ours included."""
+        if self._key is not None:
+            raise KeyShareAlreadyProvisioned("this KeyShare already holds a share; refresh it instead of a new DKG")
+        nonce = self._challenges.get("dkg")
+        if nonce is None:
+            raise KeyShareError("dkg_round1 needs identity_document('dkg', ...) first")
+        peers = {}
+        for enclave_id, document in sorted(documents.items()):
+            if enclave_id == self.enclave.enclave_id:
+                continue
+            peer = self._verify_peer("dkg", document)
+            if peer.enclave_id != enclave_id:
+                raise KeyShareError(f"document offered for {enclave_id!r} attests enclave {peer.enclave_id!r}")
+            peers[enclave_id] = peer
+        session = DkgSession.create(sorted(documents), min_signers, nonce)
+        channels = {e: self.enclave.channel(p, session.session_id) for e, p in peers.items()}
+        self._dkg = DkgParticipant(self.enclave.enclave_id, session, channels)
+        return self._dkg.round1()
+
+    def dkg_round2(self, incoming: Mapping[str, bytes]) -> dict[str, bytes]:
+        return self._require_dkg().round2(incoming)
+
+    def dkg_finish(self, incoming: Mapping[str, bytes]) -> PublicKeyPackage:
+        """Finish the DKG, seal the share, and return the group's public key package."""
+        participant = self._require_dkg()
+        key, public = participant.finish(incoming)
+        self._dkg = None
+        self._challenges.pop("dkg", None)
+        self._install(key, public)
+        self._seal()
+        return public
+
+    def _require_dkg(self) -> DkgParticipant:
+        if self._dkg is None:
+            raise KeyShareError("no DKG is under way in this KeyShare")
+        return self._dkg
+
+    # --- pairing with the evaluator of the same enclave host ---
+
+    def pair(self, document: bytes) -> None:
+        """Accept the evaluator whose identity document (with our 'pair' challenge as nonce)
+        verifies under the PCR policy and names this host's evaluator."""
+        nonce = self._challenges.pop("pair", None)
+        if nonce is None:
+            raise KeyShareError("pairing needs challenge('pair') first")
+        peer = self.enclave.verify_peer(document, self._policy, nonce=nonce)
+        if peer.enclave_id != self._evaluator_id:
+            raise ForeignSignRequest(
+                f"enclave {peer.enclave_id!r} is not this host's evaluator ({self._evaluator_id!r})"
+            )
+        self._evaluator = peer
+
+    # --- signing ---
+
+    def commitments(self, count: int) -> CommitmentBatch:
+        """`count` fresh nonces; their commitments are public and go to the coordinator."""
+        if self._pool is None:
+            raise KeyShareNotReady("this KeyShare holds no share yet")
+        if not 1 <= count <= MAX_BATCH:
+            raise KeyShareError(f"commitment batch size must be in [1, {MAX_BATCH}], got {count}")
+        batch = self._pool.refill(count)
+        return CommitmentBatch(self._key.identifier.value, self.epoch, SigningCommitments.batch_to_bytes(batch))
+
+    def sign(self, request: SignRequest) -> list[ShareResult]:
+        """Sign every package of a batch its evaluator built; each result is R || z_i or why not."""
+        if self._key is None:
+            raise KeyShareNotReady("this KeyShare holds no share yet")
+        if self._evaluator is None:
+            raise NotPaired("no evaluator has paired with this KeyShare since it started")
+        if request.evaluator_id != self._evaluator.enclave_id or request.keyshare_epoch != self.epoch:
+            raise ForeignSignRequest(
+                f"sign request for {request.evaluator_id!r}/epoch {request.keyshare_epoch}, this KeyShare serves "
+                f"{self._evaluator.enclave_id!r}/epoch {self.epoch}"
+            )
+        if len(request.packages) > MAX_BATCH:
+            raise KeyShareError(f"a sign request holds at most {MAX_BATCH} packages, got {len(request.packages)}")
+        try:
+            self._evaluator.verify(request.signature, request.digest())
+        except EnclaveError as exc:
+            raise ForeignSignRequest(f"sign request is not signed by the paired evaluator: {exc}") from exc
+        return [self._sign_one(package) for package in request.packages]
+
+    def _sign_one(self, raw: bytes) -> ShareResult:
+        try:
+            package = SigningPackage.from_bytes(raw)
+            self._check_token_input(package.message)
+            listed = package.commitments.get(self._key.identifier)
+            if listed is None:
+                return ShareResult(error="the signing package has no commitments for this signer")
+            nonces = self._pool.take(listed)
+            context = SigningContext(package, self._key.verifying_key)
+            share = sign_in_context(context, nonces, self._key)
+            return ShareResult(share=context.group_commitment().encoding + share.to_bytes())
+        except (FrostError, KeyShareError) as exc:
+            return ShareResult(error=f"{type(exc).__name__}: {exc}")
+
+    def _check_token_input(self, message: bytes) -> None:
+        """Sign only `b64url(header).b64url(claims)` whose header is exactly this group's
+        access-token header: a KeyShare is not a general-purpose signing oracle."""
+        head, dot, body = message.partition(b".")
+        if head != self._token_header or not dot or not body or b"." in body:
+            raise KeyShareError("message is not an access-token signing input under this group's key")
+
+    def __repr__(self) -> str:
+        state = f"participant {self._key.identifier.value}, kid {self.kid}" if self._key else "no share"
+        return f"<KeyShareCore {self.enclave.enclave_id}: {state}, epoch {self.epoch}, redacted>"
+
+    def __reduce__(self):
+        raise SecretLeakError("a KeyShare holds a signing share and must not be pickled")
