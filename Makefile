@@ -9,7 +9,7 @@ OPA_STAMP := $(VENV)/.installed-opa
 .PHONY: demo test test-fast test-multinode venv opa lock clean bench
 
 demo: $(STAMP)
-	$(BIN)/accord frost demo
+	$(BIN)/accord demo
 
 # The whole suite: logic and single-node Ray tests in one process (Ray started once), then the
 # multi-node tests, which start their own ray.cluster_utils.Cluster, in a second process.

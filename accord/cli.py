@@ -14,11 +14,19 @@ from accord import __version__
 
 # command name -> (module in accord.commands, attribute, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("demo", "demo", "Run the whole system end to end on an embedded cluster."),
+    "up": ("deploy", "up", "Start a deployment (it keeps running after the command)."),
+    "status": ("deploy", "status", "Show enclaves, attestations, bundle and group keys."),
+    "down": ("deploy", "down", "Stop what `accord up` started (sealed state stays)."),
     "frost": ("frost", "frost", "FROST threshold signatures (RFC 9591) and the DKG."),
     "keys": ("keys", "keys", "Generate and inspect administrator keys."),
     "bundle": ("bundle", "bundle", "Build, sign and verify policy bundles."),
     "attest": ("attest", "attest", "Verify and show Nitro attestation documents."),
     "policy": ("policy", "policy", "Test and evaluate Rego policies."),
+    "serve": ("serve", "serve", "Serve the HTTP API of a running deployment."),
+    "authorize": ("authorize", "authorize", "Ask a deployment for a decision over HTTP (signed request)."),
+    "approve": ("authorize", "approve", "File your approval of a pending request over HTTP."),
+    "token": ("token", "token", "Verify Accord access tokens."),
 }
 
 

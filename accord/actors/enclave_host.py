@@ -25,8 +25,7 @@ def open_enclave(config: DeploymentConfig, enclave_id: str) -> tuple[Enclave, At
     pki = SimulatedNitroPki.load_or_create(config.root / PKI_FILE, now=utc_now())
     enclave = Enclave.open(enclave_id=enclave_id, config=config.enclave, state_dir=config.enclave_dir(enclave_id),
                            pki=pki, debug=config.allow_debug)  # fmt: skip
-    policy = AttestationPolicy(pki.trusted_root(), expected_pcrs(config.enclave), allow_debug=config.allow_debug)
-    return enclave, policy
+    return enclave, config.attestation_policy()
 
 
 class KmsClient:
@@ -53,14 +52,15 @@ class SealedHighWaterMark:
     def __init__(self, store: SealedStore) -> None:
         self._store = store
 
-    def read(self) -> int:
+    def read(self) -> tuple[int, str | None]:
         if not self._store.exists(HIGH_WATER_OBJECT):
-            return 0
+            return 0, None
         secret = self._store.unseal(HIGH_WATER_OBJECT)
         try:
-            return int.from_bytes(secret.reveal()[:8], "big")
+            record = secret.reveal()
         finally:
             secret.wipe()
+        return int.from_bytes(record[:8], "big"), record[8:].hex()
 
     def write(self, version: int, digest: str) -> None:
         self._store.seal(HIGH_WATER_OBJECT, version.to_bytes(8, "big") + bytes.fromhex(digest))
@@ -95,3 +95,12 @@ def retry(action, *, attempts: int = 8, first_delay: float = 0.25, max_delay: fl
             time.sleep(delay)
             delay = min(delay * 2, max_delay)
     return None, error
+
+
+def placement() -> dict[str, Any]:
+    """Where the calling actor runs: its node and the resources Ray assigned to it (for
+    status and for checking that enclave services sit on their enclave hosts)."""
+    import ray
+
+    context = ray.get_runtime_context()
+    return {"node_id": context.get_node_id(), "resources": context.get_assigned_resources()}

@@ -4,21 +4,31 @@ It pairs with the KeyShare of its host (attestation, see `enclave.signing_link`)
 it one signed batch of signing packages per evaluated batch. After the KeyShare restarts it
 pairs again; requests whose commitments the old KeyShare instance held fail (503) and the
 coordinator refills its commitments.
+
+The bytes of the active bundle are kept in its state directory (untrusted disk: they are
+verified again, against the sealed high-water mark, when read). A restarted evaluator
+(`__init__` runs again, maybe on a replacement host) reloads them, retrying while the KMS is
+unreachable, so it comes back with the policy it had.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from accord.actors.enclave_host import KmsClient, SealedHighWaterMark, open_enclave
+from accord.actors.enclave_host import KmsClient, SealedHighWaterMark, open_enclave, placement, retry
 from accord.actors.invoke import Invoker
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import TrustPolicy
 from accord.cluster.config import DeploymentConfig
 from accord.cluster.topology import EnclaveSlot
 from accord.enclave.evaluator import EvaluatorCore
+from accord.enclave.atomic_file import write_atomic
 from accord.enclave.keyshare import ForeignSignRequest, NotPaired
+from accord.errors import AccordError
 from accord.protocols.minting import EnclaveVerdict, MintTask
+
+SAVED_BUNDLE = "active-bundle"
+SAVED_FILES = ("bundle.tar.gz", "bundle.sig.json", "admin.pub.jwk")
 
 
 class PolicyEvaluator:
@@ -32,6 +42,21 @@ class PolicyEvaluator:
                                     high_water=SealedHighWaterMark(store))  # fmt: skip
         self.core = EvaluatorCore(enclave, config.evaluator, bundles)
         self._epoch: str | None = None
+        self._saved = config.enclave_dir(enclave.enclave_id) / SAVED_BUNDLE
+        self.restore_error: str | None = None
+        self._restore()
+
+    def _restore(self) -> None:
+        """Reactivate the bundle this evaluator had before a restart, if any."""
+        files = [self._saved / name for name in SAVED_FILES]
+        if not files[0].exists():
+            return
+        bundle, signature, public_key = (f.read_bytes() if f.exists() else None for f in files)
+        try:
+            _, error = retry(lambda: self.core.activate(bundle, signature=signature, public_key=public_key))
+        except AccordError as exc:
+            error = exc
+        self.restore_error = None if error is None else f"{type(error).__name__}: {error}"
 
     def status(self) -> dict[str, Any]:
         enclave = self.core.enclave
@@ -40,19 +65,30 @@ class PolicyEvaluator:
             "enclave_id": enclave.enclave_id,
             "module_id": enclave.module_id(),
             "debug": enclave.is_debug,
-            "pcrs": {i: v.hex() for i, v in enclave.sealing_pcrs().items()},
+            "pcrs": {str(i): v.hex() for i, v in enclave.sealing_pcrs().items()},
             "bundle": None if bundle is None else {"version": bundle.version, "digest": bundle.digest,
                                                    "expires": bundle.expires},  # fmt: skip
             "paired": self._epoch is not None,
+            "restore_error": self.restore_error,
         }
+
+    def placement(self) -> dict[str, Any]:
+        """Node and assigned resources (as a Ray actor only)."""
+        return placement()
 
     def attestation(self, nonce: bytes | None = None) -> bytes:
         """A fresh attestation binding this enclave's group key id and active bundle (for
         clients that verify what they talk to; see EvaluatorCore.attestation)."""
         return self.core.attestation(nonce)
 
-    def activate(self, bundle: bytes, signature: bytes, public_key: bytes) -> dict[str, Any]:
+    def activate(self, bundle: bytes, signature: bytes | None, public_key: bytes) -> dict[str, Any]:
         status = self.core.activate(bundle, signature=signature, public_key=public_key)
+        for name, content in zip(SAVED_FILES, (bundle, signature, public_key)):
+            if content is None:
+                (self._saved / name).unlink(missing_ok=True)
+            else:
+                write_atomic(self._saved / name, content)
+        self.restore_error = None
         return {"version": status.version, "digest": status.digest, "expires": status.expires}
 
     def pair(self) -> str:
@@ -66,20 +102,20 @@ class PolicyEvaluator:
     def evaluate(self, tasks: list[MintTask]) -> list[EnclaveVerdict]:
         if self._epoch is None:
             self._try_pair()
-        verdicts, request = self.core.evaluate(tasks, self._epoch or "")
-        if request is None:
-            return verdicts
+        evaluation = self.core.evaluate(tasks, self._epoch or "")
+        if evaluation.sign_request is None:
+            return list(evaluation.verdicts)
         try:
-            results = self._invoker.call(self._keyshare, "sign", request)
+            results = self._invoker.call(self._keyshare, "sign", evaluation.sign_request)
         except (NotPaired, ForeignSignRequest) as exc:
             # The KeyShare restarted: its nonces are gone. Pair again for the next batch.
             self._epoch = None
             self._try_pair()
-            return self.core.complete(verdicts, None, f"KeyShare restarted, its commitments are void ({exc})")
+            return self.core.complete(evaluation, None, f"KeyShare restarted, its commitments are void ({exc})")
         except Exception as exc:  # noqa: BLE001 - the KeyShare actor may be dead or restarting
             self._epoch = None
-            return self.core.complete(verdicts, None, f"KeyShare unavailable: {type(exc).__name__}: {exc}")
-        return self.core.complete(verdicts, results)
+            return self.core.complete(evaluation, None, f"KeyShare unavailable: {type(exc).__name__}: {exc}")
+        return self.core.complete(evaluation, results)
 
     def _try_pair(self) -> None:
         try:

@@ -11,17 +11,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+Call = tuple[Any, str, tuple]
+
 
 class Invoker(Protocol):
     def call(self, target: Any, method: str, *args: Any) -> Any:
         """Call `target.method(*args)` and wait for the result."""
 
-    def gather(self, calls: Sequence[tuple[Any, str, tuple]]) -> list[Any]:
-        """Make every call (concurrently where possible) and return the results in order.
-        The first failure is raised."""
+    def submit(self, calls: Sequence[Call]) -> list[Any]:
+        """Start every call, in order, without waiting; `settle` the returned handles."""
 
-    def settle(self, calls: Sequence[tuple[Any, str, tuple]]) -> list[Any | BaseException]:
-        """Like `gather`, but each failure is returned in its place instead of raised."""
+    def settle(self, pending: Sequence[Any]) -> list[Any | BaseException]:
+        """Wait for submitted calls; each failure is returned in its place, not raised."""
+
+    def gather(self, calls: Sequence[Call]) -> list[Any]:
+        """Make every call (concurrently where possible) and return the results in order;
+        the first failure is raised."""
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class DirectInvoker:
@@ -30,17 +40,20 @@ class DirectInvoker:
     def call(self, target: Any, method: str, *args: Any) -> Any:
         return getattr(target, method)(*args)
 
-    def gather(self, calls: Sequence[tuple[Any, str, tuple]]) -> list[Any]:
-        return [getattr(target, method)(*args) for target, method, args in calls]
-
-    def settle(self, calls: Sequence[tuple[Any, str, tuple]]) -> list[Any | BaseException]:
-        results: list[Any | BaseException] = []
+    def submit(self, calls: Sequence[Call]) -> list[Any]:
+        done: list[Any] = []
         for target, method, args in calls:
             try:
-                results.append(getattr(target, method)(*args))
-            except Exception as exc:  # noqa: BLE001 - returned to the caller, who names the service
-                results.append(exc)
-        return results
+                done.append(getattr(target, method)(*args))
+            except Exception as exc:  # noqa: BLE001 - handed back by settle, as Ray would
+                done.append(_Failed(exc))
+        return done
+
+    def settle(self, pending: Sequence[Any]) -> list[Any | BaseException]:
+        return [p.error if isinstance(p, _Failed) else p for p in pending]
+
+    def gather(self, calls: Sequence[Call]) -> list[Any]:
+        return [getattr(target, method)(*args) for target, method, args in calls]
 
 
 class RayInvoker:
@@ -54,20 +67,21 @@ class RayInvoker:
 
         return ray.get(getattr(target, method).remote(*args), timeout=self.timeout)
 
-    def gather(self, calls: Sequence[tuple[Any, str, tuple]]) -> list[Any]:
+    def submit(self, calls: Sequence[Call]) -> list[Any]:
+        return [getattr(target, method).remote(*args) for target, method, args in calls]
+
+    def settle(self, pending: Sequence[Any]) -> list[Any | BaseException]:
         import ray
 
-        refs = [getattr(target, method).remote(*args) for target, method, args in calls]
-        return ray.get(refs, timeout=self.timeout)
-
-    def settle(self, calls: Sequence[tuple[Any, str, tuple]]) -> list[Any | BaseException]:
-        import ray
-
-        refs = [getattr(target, method).remote(*args) for target, method, args in calls]
         results: list[Any | BaseException] = []
-        for ref in refs:
+        for ref in pending:
             try:
                 results.append(ray.get(ref, timeout=self.timeout))
             except Exception as exc:  # noqa: BLE001 - actor died, timed out, or raised
                 results.append(exc)
         return results
+
+    def gather(self, calls: Sequence[Call]) -> list[Any]:
+        import ray
+
+        return ray.get(self.submit(calls), timeout=self.timeout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from accord.actors.enclave_host import KmsClient, open_enclave, retry
+from accord.actors.enclave_host import KmsClient, open_enclave, placement, retry
 from accord.actors.invoke import Invoker
 from accord.cluster.config import DeploymentConfig
 from accord.cluster.topology import EnclaveSlot
@@ -58,6 +58,10 @@ class KeyShare:
             "public_key_package": core.public.to_bytes() if core.public else None,
             "unseal_error": self.unseal_error,
         }
+
+    def placement(self) -> dict[str, Any]:
+        """Node and assigned resources (as a Ray actor only)."""
+        return placement()
 
     # bootstrap
     def challenge(self, purpose: str) -> bytes:

@@ -28,53 +28,78 @@ from accord.protocols.pending import PendingRequests
 REFILL = 256  # commitments fetched per KeyShare when a pool runs low
 
 
+@dataclass(frozen=True)
+class GroupSpec:
+    """A signing group as the minter is told about it at start (and again on restart):
+    per participant 1..n in order, the evaluator's enclave id, the evaluator and the KeyShare."""
+
+    index: int
+    evaluator_ids: tuple[str, ...]
+    evaluators: tuple[Any, ...]
+    keyshares: tuple[Any, ...]
+
+
 @dataclass
 class _Group:
-    index: int
+    spec: GroupSpec
     kid: str
     coordinator: MintCoordinator
-    evaluators: list[Any]
-    keyshares: list[Any]
     lock: threading.Lock
 
 
 class TokenMinter:
-    def __init__(self, config: DeploymentConfig, invoker: Invoker) -> None:
+    """Holds nothing it cannot rebuild: after a restart it asks the KeyShares for the group
+    keys again, and the commitments it held are simply gone."""
+
+    def __init__(self, config: DeploymentConfig, invoker: Invoker, groups: Sequence[GroupSpec] = ()) -> None:
         self._config = config
         self._invoker = invoker
-        self._groups: list[_Group] = []
+        self._specs = list(groups)
+        self._groups: dict[int, _Group] = {}
+        self._setup = threading.Lock()
         self._round_robin = itertools.count()
         self.pending = PendingRequests()
 
     def config(self) -> DeploymentConfig:
         return self._config
 
-    def add_group(self, index: int, kid: str, public_key_package: bytes, enclaves: list[str],
-                  evaluators: list[Any], keyshares: list[Any]) -> None:  # fmt: skip
-        """Serve signing group `index`: its public key package and, per participant
-        1..n in order, the enclave name, the evaluator and the KeyShare."""
-        public = PublicKeyPackage.from_bytes(public_key_package)
-        names = {Identifier(i + 1): name for i, name in enumerate(enclaves)}
+    def _ready(self) -> list[_Group]:
+        """The groups that can sign: each built once its KeyShares report one group key."""
+        with self._setup:
+            for spec in self._specs:
+                if spec.index not in self._groups:
+                    group = self._build(spec)
+                    if group is not None:
+                        self._groups[spec.index] = group
+            return [self._groups[i] for i in sorted(self._groups)]
+
+    def _build(self, spec: GroupSpec) -> _Group | None:
+        statuses = self._invoker.settle(self._invoker.submit([(ks, "status", ()) for ks in spec.keyshares]))
+        packages = {s["public_key_package"] for s in statuses if isinstance(s, dict) and s["ready"]}
+        if len(packages) != 1 or any(not isinstance(s, dict) or not s["ready"] for s in statuses):
+            return None
+        public = PublicKeyPackage.from_bytes(packages.pop())
+        names = {Identifier(i + 1): name for i, name in enumerate(spec.evaluator_ids)}
         coordinator = MintCoordinator(public, names, token_ttl=self._config.token_ttl)
-        group = _Group(index, kid, coordinator, list(evaluators), list(keyshares), threading.Lock())
-        self._groups = [g for g in self._groups if g.index != index] + [group]
+        return _Group(spec, statuses[0]["kid"], coordinator, threading.Lock())
 
     def jwks(self) -> dict[str, Any]:
         """Every group's key (kid = RFC 7638 thumbprint)."""
-        keys = [PublicJwk.from_dict(g.coordinator.public.verifying_key.to_jwk()) for g in self._groups]
+        keys = [PublicJwk.from_dict(g.coordinator.public.verifying_key.to_jwk()) for g in self._ready()]
         return build_jwks(keys)
 
     def groups(self) -> list[dict[str, Any]]:
-        return [{"index": g.index, "kid": g.kid, "commitments": g.coordinator.available()} for g in self._groups]
+        return [{"index": g.spec.index, "kid": g.kid, "commitments": g.coordinator.available()} for g in self._ready()]
 
     def authorize(self, requests: Sequence[HttpRequest]) -> list[AuthorizationResult]:
         """Decide a batch of signed requests; one result per request, in order."""
         if not requests:
             return []
-        if not self._groups:
+        groups = self._ready()
+        if not groups:
             return [AuthorizationResult(Status.UNAVAILABLE, "", code=minting.NOT_READY,
                                         message="no signing group is ready") for _ in requests]  # fmt: skip
-        group = self._groups[next(self._round_robin) % len(self._groups)]
+        group = groups[next(self._round_robin) % len(groups)]
         with group.lock:
             try:
                 self._refill(group, len(requests))
@@ -83,7 +108,10 @@ class TokenMinter:
                 return [AuthorizationResult(Status.UNAVAILABLE, "", code=minting.NOT_READY,
                                             message=f"cannot get nonce commitments: {type(exc).__name__}: {exc}")
                         for _ in requests]  # fmt: skip
-        answers = self._invoker.settle([(ev, "evaluate", (tasks,)) for ev in group.evaluators])
+            # Submitted under the lock: every evaluator of the group sees the batches in the
+            # same order, so replay caches and spending histories evolve identically.
+            pending = self._invoker.submit([(ev, "evaluate", (tasks,)) for ev in group.spec.evaluators])
+        answers = self._invoker.settle(pending)
         names = list(group.coordinator.enclaves.values())
         per_task: list[list[minting.EnclaveVerdict]] = [[] for _ in tasks]
         for name, answer in zip(names, answers):
@@ -106,7 +134,7 @@ class TokenMinter:
         if coordinator.available() >= needed:
             return
         count = max(needed, REFILL)
-        batches: list[CommitmentBatch] = self._invoker.gather([(ks, "commitments", (count,)) for ks in group.keyshares])
+        batches: list[CommitmentBatch] = self._invoker.gather([(ks, "commitments", (count,)) for ks in group.spec.keyshares])
         for batch in batches:
             pool = coordinator.pools.get(Identifier(batch.identifier))
             if pool is None:

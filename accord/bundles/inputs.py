@@ -11,7 +11,7 @@ nothing that engines could read differently reaches Rego:
   every object member named `amount` or ending in `_amount` is an amount: written as a
   decimal string or safe integer, rewritten here to the padded form.
 - Sums: the transfer history is totalled here, exactly, per window and holder
-  (`input.spent`, see `spending_totals`); Rego only compares the totals with limits.
+  (`input.spent`, from a `spending.SpendingLedger`); Rego only compares the totals with limits.
 - Time: the request time in whole seconds (`input.time.seconds`). Decision policies may not
   call `time.now_ns` (engine.py refuses them), so no policy can read the clock.
 - JSON: the prepared input is canonical JSON (RFC 8785), approvals sorted, so every
@@ -22,13 +22,14 @@ The input schema is documented in accord/policies/README.md; this module enforce
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Mapping
+from operator import attrgetter
 from dataclasses import dataclass
 from typing import Any
 
 from accord.bundles.policy_errors import DataError, InputError
+from accord.bundles.spending import SpendingLedger, Transfer
 from accord.protocols import canonical_json
 
 AMOUNT_DIGITS = 78  # 2^256 - 1 has 78 decimal digits
@@ -36,9 +37,6 @@ MAX_AMOUNT = 2**256 - 1
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_TIME_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
-# Window names of input.spent and their lengths (rolling) or UTC periods (fixed).
-ROLLING_WINDOWS = {"rolling_1h": 3600, "rolling_24h": 86400, "rolling_7d": 7 * 86400, "rolling_30d": 30 * 86400}
-WINDOWS = (*ROLLING_WINDOWS, "hour", "day", "week", "month")
 # Intents that move value: input.spent (what limits read) is given for these only.
 SPENDING_INTENTS = frozenset({"transferNative", "transferErc20", "contractCall"})
 
@@ -143,10 +141,13 @@ def prepare_data(data: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PreparedInput:
-    """A request prepared for evaluation: canonical JSON bytes plus the request time."""
+    """A request prepared for evaluation: canonical JSON bytes plus the request time, and
+    the transfer it makes if it is a value-moving transaction (what an evaluator records in
+    its spending ledger when it permits the request)."""
 
     json: bytes
     time_seconds: int
+    transfer: Transfer | None = None
 
     def document(self) -> Any:
         """A fresh parsed copy of the input document."""
@@ -195,55 +196,16 @@ def request_time(seconds: Any) -> dict[str, int]:
     return {"seconds": seconds}
 
 
-def _window_starts(now: int) -> dict[str, int]:
-    """First second of each window that ends at `now` (inclusive)."""
-    day_start = now - now % 86400
-    weekday = (now // 86400 + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    moment = datetime.datetime.fromtimestamp(now, datetime.UTC)
-    month_start = datetime.datetime(moment.year, moment.month, 1, tzinfo=datetime.UTC)
-    starts = {name: now - length + 1 for name, length in ROLLING_WINDOWS.items()}
-    starts.update(
-        hour=now - now % 3600,
-        day=day_start,
-        week=day_start - weekday * 86400,
-        month=int(month_start.timestamp()),
-    )
-    return starts
-
-
-def spending_totals(now: int, principal: str, account: str, intent: Mapping[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
-    """`input.spent`: for every window and holder, the transfers of the history in the window
-    *plus this request*: `amount` and `count` of the request's token, `all_count` of any
-    token. Holders: the requesting principal, the request's account, and all transfers.
-    Rolling windows are the last N seconds up to the request time, fixed windows the current
-    UTC hour/day/ISO week/month; transfers after the request time are ignored."""
-    starts = _window_starts(now)
-    mine = int(intent["amount"])
-    totals = {w: {h: [mine, 1, 1] for h in ("principal", "account", "all")} for w in starts}
-    for entry in history:
-        if entry["time"] > now:
-            continue
-        holders = ["all"]
-        if entry["principal"] == principal:
-            holders.append("principal")
-        if entry["account"] == account:
-            holders.append("account")
-        same_token = entry["token"] == intent["token"]
-        for window, start in starts.items():
-            if entry["time"] >= start:
-                for holder in holders:
-                    total = totals[window][holder]
-                    total[2] += 1
-                    if same_token:
-                        total[0] += int(entry["amount"])
-                        total[1] += 1
+def spent(totals: Mapping[str, Mapping[str, tuple[int, int, int]]]) -> dict[str, Any]:
+    """`input.spent` from `SpendingLedger.totals`: amounts as amount strings. Raises
+    InputError if a total exceeds 2^256 - 1 (the first in window, then holder order)."""
     out: dict[str, Any] = {}
     for window, by_holder in totals.items():
         out[window] = {}
-        for holder, (spent, count, all_count) in by_holder.items():
-            if spent > MAX_AMOUNT:
+        for holder, (total, count, all_count) in by_holder.items():
+            if total > MAX_AMOUNT:
                 raise InputError(f"{window} total of {holder} exceeds 2^256-1")
-            out[window][holder] = {"amount": str(spent).zfill(AMOUNT_DIGITS), "count": count, "all_count": all_count}
+            out[window][holder] = {"amount": str(total).zfill(AMOUNT_DIGITS), "count": count, "all_count": all_count}
     return out
 
 
@@ -331,16 +293,27 @@ _PAYLOADS = {
 ACTIONS = tuple(_PAYLOADS)
 
 
-def _history_entry(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _history_entry(entry: Mapping[str, Any], where: str) -> Transfer:
     _require(entry, {"time", "principal", "account", "token", "amount", "destination"}, set(), where)
-    return {
-        "time": _safe_int(entry["time"], f"{where}.time"),
-        "principal": _identifier(entry["principal"], f"{where}.principal"),
-        "account": _identifier(entry["account"], f"{where}.account"),
-        "token": _identifier(entry["token"], f"{where}.token"),
-        "amount": amount(entry["amount"], f"{where}.amount"),
-        "destination": _address(entry["destination"], f"{where}.destination"),
-    }
+    return Transfer(
+        time=_safe_int(entry["time"], f"{where}.time"),
+        principal=_identifier(entry["principal"], f"{where}.principal"),
+        account=_identifier(entry["account"], f"{where}.account"),
+        token=_identifier(entry["token"], f"{where}.token"),
+        amount=int(amount(entry["amount"], f"{where}.amount")),
+        destination=_address(entry["destination"], f"{where}.destination"),
+    )
+
+
+def history_ledger(history: Any) -> SpendingLedger:
+    """A ledger of a history given as JSON (an array of transfers, validated here; see
+    accord/policies/README.md). Raises InputError naming the first bad entry."""
+    if not isinstance(history, (list, tuple)):
+        raise InputError("history must be an array of transfers")
+    ledger = SpendingLedger(retention=None)  # keep all: the request time may be any time
+    for transfer in sorted((_history_entry(e, f"history[{i}]") for i, e in enumerate(history)), key=attrgetter("time")):
+        ledger.record(transfer)
+    return ledger
 
 
 def _approvals(approvals: Any) -> list[str]:
@@ -359,8 +332,10 @@ def prepare_input(raw: Mapping[str, Any]) -> PreparedInput:
     `raw` has `request` ({action, resource, payload}), `principal` (id resolved from the
     verified key), `key` (its RFC 7638 thumbprint), `time` (request time, integer seconds),
     `request_hash` (base64url SHA-256, 43 characters), and optionally `approvals` (verified approver
-    principal ids) and `history` (past transfers). Raises InputError naming the first
-    problem; the evaluator answers such a request with a forbid.
+    principal ids) and `history`: past transfers, as a JSON array (validated here) or as the
+    evaluator's own `SpendingLedger` (trusted: it holds only transfers of inputs prepared
+    here). Raises InputError naming the first problem; the evaluator answers such a request
+    with a forbid.
     """
     _require(raw, INPUT_KEYS, OPTIONAL_INPUT_KEYS, "input")
     request = raw["request"]
@@ -372,9 +347,7 @@ def prepare_input(raw: Mapping[str, Any]) -> PreparedInput:
     key = _matching(raw["key"], _JKT, "key", "an RFC 7638 SHA-256 thumbprint (43 base64url chars)")
     request_hash = _matching(raw["request_hash"], _SHA256_B64URL, "request_hash", "a base64url SHA-256 (43 chars)")
     history = raw.get("history", ())
-    if not isinstance(history, (list, tuple)):
-        raise InputError("history must be an array of transfers")
-    entries = [_history_entry(e, f"history[{i}]") for i, e in enumerate(history)]
+    ledger = history if isinstance(history, SpendingLedger) else history_ledger(history)
     principal = _identifier(raw["principal"], "principal")
     resource = _identifier(request["resource"], "request.resource")
     time = request_time(raw["time"])
@@ -386,8 +359,12 @@ def prepare_input(raw: Mapping[str, Any]) -> PreparedInput:
         "time": time,
         "request_hash": request_hash,
     }
+    transfer = None
     if action == "signTransaction":
         intent = document["intent"] = transaction_intent(payload)
         if intent["type"] in SPENDING_INTENTS:
-            document["spent"] = spending_totals(time["seconds"], principal, resource, intent, entries)
-    return PreparedInput(canonical_json.dumps(document), time["seconds"])
+            transfer = Transfer(time["seconds"], principal, resource, intent["token"], int(intent["amount"]),
+                                intent["destination"])  # fmt: skip
+            totals = ledger.totals(transfer.time, principal, resource, transfer.token, transfer.amount)
+            document["spent"] = spent(totals)
+    return PreparedInput(canonical_json.dumps(document), time["seconds"], transfer)

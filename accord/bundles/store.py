@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
-from accord.bundles.errors import HighWaterMarkError
+from accord.bundles.errors import HighWaterMarkError, RollbackError
 from accord.bundles.keys import load_public_key
 from accord.bundles.layout import DEFAULT_LIMITS, Limits, RawBundle, read_tarball
 from accord.bundles.sources import BundleSources, Fetcher, SizeCaps
@@ -30,13 +30,13 @@ from accord.protocols.jwk import PublicJwk
 
 
 class HighWaterMark(Protocol):
-    """Durable record of the highest version ever activated."""
+    """Durable record of the highest version ever activated, with its digest."""
 
-    def read(self) -> int:
-        """The highest activated version, 0 if none."""
+    def read(self) -> tuple[int, str | None]:
+        """(highest activated version, its digest); (0, None) if none."""
 
     def write(self, version: int, digest: str) -> None:
-        """Record `version` (with its digest, for the operator) durably before activation."""
+        """Record `version` and its digest durably before activation."""
 
 
 class FileHighWaterMark:
@@ -45,20 +45,21 @@ class FileHighWaterMark:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
-    def read(self) -> int:
+    def read(self) -> tuple[int, str | None]:
         try:
             text = self.path.read_text("utf-8")
         except FileNotFoundError:
-            return 0
+            return 0, None
         except OSError as exc:
             raise HighWaterMarkError(f"cannot read high-water mark {self.path}: {exc}") from exc
         try:
-            version = json.loads(text)["version"]
+            record = json.loads(text)
+            version, digest = record["version"], record["digest"]
         except (ValueError, TypeError, KeyError) as exc:
             raise HighWaterMarkError(f"high-water mark {self.path} is malformed") from exc
-        if type(version) is not int or version < 0:
-            raise HighWaterMarkError(f"high-water mark {self.path} holds no valid version")
-        return version
+        if type(version) is not int or version < 0 or not isinstance(digest, str):
+            raise HighWaterMarkError(f"high-water mark {self.path} holds no valid version and digest")
+        return version, digest
 
     def write(self, version: int, digest: str) -> None:
         body = json.dumps({"version": version, "digest": digest}).encode()
@@ -109,9 +110,11 @@ class ActiveBundleStore:
         activated (e.g. to load it into a policy engine); if it raises, so does `load`. On
         any failure the active bundle does not change."""
         with self._lock:
-            floor = self._high_water.read() if self._high_water is not None else 0
-            if self._active is not None:
-                floor = max(floor, self._active.version)
+            mark, mark_digest = self._high_water.read() if self._high_water is not None else (0, None)
+            floor = max(mark, self._active.version if self._active is not None else 0)
+            # After a restart the bundle last recorded may be activated again, exactly as it
+            # was (same digest); any other bundle must have a higher version.
+            reload = self._active is None and mark_digest is not None and floor == mark
             raw = bundle if isinstance(bundle, RawBundle) else read_tarball(bundle, self._limits)
             key = public_key if isinstance(public_key, PublicJwk) else load_public_key(public_key)
             verified = verify_bundle(
@@ -119,9 +122,14 @@ class ActiveBundleStore:
                 public_key=key,
                 trust=self.trust,
                 signature=signature,
-                min_version=floor + 1,
+                min_version=floor if reload else floor + 1,
                 now=self._clock(),
             )
+            if verified.version == floor and verified.digest != mark_digest:
+                raise RollbackError(
+                    f"version {floor} was already activated with digest {mark_digest}; this bundle has the same "
+                    f"version but digest {verified.digest}: a new revision needs a higher version"
+                )
             if accept is not None:
                 accept(verified)
             # Persist first: a crash between the two leaves the mark ahead (safe side).

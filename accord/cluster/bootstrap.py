@@ -65,13 +65,17 @@ def pair_group(invoker: Invoker, evaluators: Sequence[Any]) -> str:
 
 
 def activate_bundle(invoker: Invoker, evaluators: Sequence[Any], bundle: bytes, signature: bytes | None,
-                    public_key: bytes) -> dict[str, Any]:  # fmt: skip
-    """Every evaluator verifies and activates the bundle; all must end on the same digest."""
-    results = invoker.settle([(ev, "activate", (bundle, signature, public_key)) for ev in evaluators])
+                    public_key: bytes, digest: str) -> dict[str, Any]:  # fmt: skip
+    """Every evaluator verifies and activates the bundle (the BundleVerifier found `digest`);
+    all must end on that digest. An evaluator that already runs it (it reloaded it after a
+    restart) is left alone."""
+    statuses = invoker.gather([(ev, "status", ()) for ev in evaluators])
+    stale = [ev for ev, status in zip(evaluators, statuses) if (status["bundle"] or {}).get("digest") != digest]
+    results = invoker.settle(invoker.submit([(ev, "activate", (bundle, signature, public_key)) for ev in stale]))
     failures = [r for r in results if isinstance(r, BaseException)]
     if failures:
         raise BootstrapError(f"evaluators refused the bundle: {'; '.join(f'{type(f).__name__}: {f}' for f in failures)}")
-    digests = {r["digest"] for r in results}
+    digests = {r["digest"] for r in results} | {digest}
     if len(digests) != 1:
-        raise BootstrapError(f"evaluators activated different bundles: {sorted(digests)}")
-    return results[0]
+        raise BootstrapError(f"evaluators activated other bundles than {digest}: {sorted(digests - {digest})}")
+    return {"digest": digest, "activated": len(stale), "evaluators": len(evaluators)}

@@ -24,11 +24,12 @@ from accord.actors.evaluator import PolicyEvaluator
 from accord.actors.invoke import DirectInvoker, Invoker, RayInvoker
 from accord.actors.keyshare import KeyShare
 from accord.actors.kms import KmsService
-from accord.actors.minter import TokenMinter
+from accord.actors.minter import GroupSpec, TokenMinter
 from accord.bundles.keys import fingerprint, load_public_key
 from accord.bundles.sources import BundleSources, Fetcher
 from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group
 from accord.cluster.config import NAMESPACE, PKI_FILE, DeploymentConfig
+from accord.cluster.ray_auth import require_token_auth
 from accord.cluster.topology import Topology
 from accord.enclave.evaluator import EvaluatorConfig
 from accord.enclave.measurement import EnclaveConfig
@@ -109,10 +110,10 @@ class Deployment:
         config = cls._config(state_dir, bundle, groups, pins, evaluator, token_ttl, allow_debug, namespace)
         if not ray.is_initialized():
             if address is None:
-                ray.init(resources=config.topology.resources(), include_dashboard=False, namespace=namespace,
-                         log_to_driver=False, **(ray_options or {}))  # fmt: skip
+                ray.init(address="local", resources=config.topology.resources(), include_dashboard=False,
+                         namespace=namespace, log_to_driver=False, **(ray_options or {}))  # fmt: skip
             else:
-                ray.init(address=address, namespace=namespace, log_to_driver=False, **(ray_options or {}))
+                _connect_ray(address, namespace, ray_options)
         invoker = RayInvoker()
 
         def make(service: type, role: str, *args: Any, slot=None) -> Any:
@@ -120,15 +121,16 @@ class Deployment:
             return remote(service, role, name, namespace, slot).remote(*args)
 
         kms = make(KmsService, "kms", config)
-        handles = Handles(kms=kms, verifier=make(BundleVerifier, "bundle-verifier", config),
-                          minter=make(TokenMinter, MINTER, config, invoker))  # fmt: skip
         key_id = invoker.call(kms, "sealing_key")
+        groups = []
         for g in range(config.topology.groups):
             slots = config.topology.group(g)
             keyshares = [make(KeyShare, "keyshare", config, s, kms, key_id, invoker, slot=s) for s in slots]
             evaluators = [make(PolicyEvaluator, "evaluator", config, s, ks, kms, key_id, invoker, slot=s)
                           for s, ks in zip(slots, keyshares)]  # fmt: skip
-            handles.groups.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
+            groups.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
+        minter = make(TokenMinter, MINTER, config, invoker, _specs(groups))
+        handles = Handles(kms, make(BundleVerifier, "bundle-verifier", config), minter, groups)
         deployment = cls(config, handles, invoker)
         deployment._bootstrap(bundle)
         return deployment
@@ -141,13 +143,14 @@ class Deployment:
         config = cls._config(state_dir, bundle, groups, pins, evaluator, token_ttl, allow_debug, NAMESPACE)
         invoker = DirectInvoker()
         kms = KmsService(config)
-        handles = Handles(kms=kms, verifier=BundleVerifier(config), minter=TokenMinter(config, invoker))
         key_id = kms.sealing_key()
+        groups = []
         for g in range(config.topology.groups):
             slots = config.topology.group(g)
             keyshares = [KeyShare(config, s, kms, key_id, invoker) for s in slots]
             evaluators = [PolicyEvaluator(config, s, ks, kms, key_id, invoker) for s, ks in zip(slots, keyshares)]
-            handles.groups.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
+            groups.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
+        handles = Handles(kms, BundleVerifier(config), TokenMinter(config, invoker, _specs(groups)), groups)
         deployment = cls(config, handles, invoker)
         deployment._bootstrap(bundle)
         return deployment
@@ -167,12 +170,14 @@ class Deployment:
     def _bootstrap(self, bundle: BundleSources) -> None:
         invoker, handles = self._invoker, self.handles
         verified: VerifiedBytes = invoker.call(handles.verifier, "fetch", bundle)
-        for index, group in enumerate(handles.groups):
-            public = provision_group(invoker, group.keyshares)
-            kid = pair_group(invoker, group.evaluators)
-            activate_bundle(invoker, group.evaluators, verified.bundle, verified.signature, verified.public_key)
-            invoker.call(handles.minter, "add_group", index, kid, public, group.evaluator_ids, group.evaluators,
-                         group.keyshares)  # fmt: skip
+        for group in handles.groups:
+            provision_group(invoker, group.keyshares)
+            pair_group(invoker, group.evaluators)
+            activate_bundle(invoker, group.evaluators, verified.bundle, verified.signature, verified.public_key,
+                            verified.digest)  # fmt: skip
+        groups = invoker.call(handles.minter, "groups")
+        if len(groups) != len(handles.groups):
+            raise BootstrapError(f"only {len(groups)} of {len(handles.groups)} signing groups are ready")
 
     @classmethod
     def connect(cls, address: str | None = None, *, namespace: str = NAMESPACE) -> Deployment:
@@ -180,7 +185,7 @@ class Deployment:
         import ray
 
         if not ray.is_initialized():
-            ray.init(address=address or "auto", namespace=namespace, log_to_driver=False)
+            _connect_ray(address or "auto", namespace, None)
         invoker = RayInvoker()
         minter = ray.get_actor(f"accord-{MINTER}", namespace=namespace)
         config: DeploymentConfig = invoker.call(minter, "config")
@@ -227,14 +232,16 @@ class Deployment:
         """Fetch, verify and activate a new bundle revision on every evaluator."""
         verified: VerifiedBytes = self._invoker.call(self.handles.verifier, "fetch", bundle)
         evaluators = [ev for group in self.handles.groups for ev in group.evaluators]
-        return activate_bundle(self._invoker, evaluators, verified.bundle, verified.signature, verified.public_key)
+        return activate_bundle(self._invoker, evaluators, verified.bundle, verified.signature, verified.public_key,
+                               verified.digest)  # fmt: skip
 
     def status(self) -> dict[str, Any]:
         """Enclaves (PCRs, bundle), signing groups (key id) and KeyShares."""
         groups = []
         for index, group in enumerate(self.handles.groups):
-            evaluators = self._invoker.settle([(ev, "status", ()) for ev in group.evaluators])
-            keyshares = self._invoker.settle([(ks, "status", ()) for ks in group.keyshares])
+            calls = [(ev, "status", ()) for ev in group.evaluators] + [(ks, "status", ()) for ks in group.keyshares]
+            answers = self._invoker.settle(self._invoker.submit(calls))
+            evaluators, keyshares = answers[: len(group.evaluators)], answers[len(group.evaluators) :]
             groups.append({
                 "index": index,
                 "evaluators": [_status_or_error(s) for s in evaluators],
@@ -257,6 +264,20 @@ class Deployment:
         for group in self.handles.groups:
             handles += group.evaluators + group.keyshares
         return handles
+
+
+def _specs(groups: Sequence[GroupHandles]) -> list[GroupSpec]:
+    return [GroupSpec(i, tuple(g.evaluator_ids), tuple(g.evaluators), tuple(g.keyshares)) for i, g in enumerate(groups)]
+
+
+def _connect_ray(address: str, namespace: str, options: dict[str, Any] | None) -> None:
+    """Join an existing cluster with Ray's token authentication on (the token comes from
+    ~/.ray/auth_token or RAY_AUTH_TOKEN, as for `ray start`): a driver joining by address
+    would otherwise send none and be refused."""
+    import ray
+
+    require_token_auth()
+    ray.init(address=address, namespace=namespace, log_to_driver=False, **(options or {}))
 
 
 def _status_or_error(value: Any) -> dict[str, Any]:

@@ -27,15 +27,16 @@ from urllib.parse import urlsplit
 import cbor2
 
 from accord.bundles.engine import PolicyEngine, engine_class
-from accord.bundles.inputs import SPENDING_INTENTS, prepare_input
+from accord.bundles.inputs import PreparedInput, prepare_input
 from accord.bundles.policy_errors import InputError
 from accord.bundles.principals import PrincipalIndex
+from accord.bundles.spending import SpendingLedger
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import VerifiedBundle
 from accord.enclave.enclave import Enclave
 from accord.enclave.signing_link import ShareResult, SignRequest, request_digest
 from accord.protocols import minting
-from accord.protocols.approvals import verify_approvals
+from accord.protocols.approvals import verify_approval
 from accord.protocols.auth_errors import (
     ApprovalError,
     AuthorizationRequestError,
@@ -67,6 +68,10 @@ class EvaluatorConfig:
     max_token_lifetime: int = 3600
     approval_max_age: int = 7 * 86400
     engine: str = "regorus"
+    # Origins ("https://accord.example.com") requests may be signed for; empty: any origin
+    # (the path must still be /v1/authorize). Set it so that a request signed for another
+    # deployment that knows the same principal keys is refused here.
+    public_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,12 +81,14 @@ class BundleStatus:
     expires: str
 
 
-@dataclass
-class _Pending:
-    """A permit waiting for its KeyShare's signature share."""
+@dataclass(frozen=True)
+class Evaluation:
+    """The verdicts of one batch; the permits among them (`pending`, by index) still need
+    the shares of `sign_request`, which goes to this host's KeyShare."""
 
-    index: int
-    verdict: EnclaveVerdict
+    verdicts: tuple[EnclaveVerdict, ...]
+    pending: tuple[int, ...] = ()
+    sign_request: SignRequest | None = None
 
 
 class EvaluatorCore:
@@ -96,14 +103,16 @@ class EvaluatorCore:
         self._engine: PolicyEngine | None = None
         self._principals: PrincipalIndex | None = None
         self._replay = ReplayCache(skew=config.signature_skew)
-        self._history: list[dict[str, Any]] = []
+        self._ledger = SpendingLedger(retention=HISTORY_SECONDS)
         self._kid: str | None = None
+        self._token_header = b""
 
     # --- configuration ---
 
     def set_group_key(self, kid: str) -> None:
         """The group key id tokens are signed under (from this host's KeyShare)."""
         self._kid = kid
+        self._token_header = token_header(kid)
 
     def activate(self, bundle: bytes, *, signature: bytes, public_key: bytes) -> BundleStatus:
         """Verify a bundle inside the enclave (pinned key, rollback, expiry), load it into a
@@ -136,44 +145,37 @@ class EvaluatorCore:
 
     # --- evaluation ---
 
-    def evaluate(self, tasks: Sequence[MintTask], keyshare_epoch: str) -> tuple[list[EnclaveVerdict], SignRequest | None]:
-        """Decide every task. Permits are returned without a share, together with the signed
-        request for this host's KeyShare; `complete` merges the KeyShare's answer."""
-        verdicts: list[EnclaveVerdict] = []
-        packages: list[bytes] = []
-        self._pending: list[_Pending] = []
-        for index, task in enumerate(tasks):
-            verdict = self._decide(task)
-            if verdict.status is Status.PERMIT:
-                packages.append(task.signing_package(verdict.signing_input))
-                self._pending.append(_Pending(index, verdict))
-            verdicts.append(verdict)
-        if not packages:
-            return verdicts, None
+    def evaluate(self, tasks: Sequence[MintTask], keyshare_epoch: str) -> Evaluation:
+        """Decide every task; permits come back without a share, with the signed request
+        for this host's KeyShare (`complete` attaches its answer)."""
+        verdicts = tuple(self._decide(task) for task in tasks)
+        pending = tuple(i for i, v in enumerate(verdicts) if v.status is Status.PERMIT)
+        if not pending:
+            return Evaluation(verdicts)
+        packages = tuple(tasks[i].signing_package(verdicts[i].signing_input) for i in pending)
         evaluator_id = self.enclave.enclave_id
-        digest = request_digest(evaluator_id, keyshare_epoch, tuple(packages))
-        request = SignRequest(evaluator_id, keyshare_epoch, tuple(packages), self.enclave.identity_sign(digest))
-        return verdicts, request
+        digest = request_digest(evaluator_id, keyshare_epoch, packages)
+        request = SignRequest(evaluator_id, keyshare_epoch, packages, self.enclave.identity_sign(digest))
+        return Evaluation(verdicts, pending, request)
 
-    def complete(self, verdicts: list[EnclaveVerdict], results: Sequence[ShareResult] | None,
+    @staticmethod
+    def complete(evaluation: Evaluation, results: Sequence[ShareResult] | None,
                  failure: str | None = None) -> list[EnclaveVerdict]:  # fmt: skip
-        """Attach the KeyShare's shares (or the reason there are none) to the permits."""
-        pending = getattr(self, "_pending", [])
-        self._pending = []
-        if results is not None and len(results) != len(pending):
-            failure, results = f"KeyShare answered {len(results)} of {len(pending)} packages", None
-        out = list(verdicts)
-        for k, item in enumerate(pending):
+        """Attach the KeyShare's shares (or why there are none) to the permits."""
+        if results is not None and len(results) != len(evaluation.pending):
+            failure, results = f"KeyShare answered {len(results)} of {len(evaluation.pending)} packages", None
+        out = list(evaluation.verdicts)
+        for k, index in enumerate(evaluation.pending):
             result = results[k] if results is not None else ShareResult(error=failure or "KeyShare unavailable")
             if result.ok:
-                out[item.index] = replace(item.verdict, share=result.share)
+                out[index] = replace(out[index], share=result.share)
             else:
-                out[item.index] = replace(item.verdict, code=minting.SIGNING_FAILED, message=result.error)
+                out[index] = replace(out[index], signing_error=result.error or "no share")
         return out
 
     def _decide(self, task: MintTask) -> EnclaveVerdict:
-        status = self.bundle_status()
-        bundle = status.digest if status else ""
+        active = self._store.active
+        bundle = active.digest if active is not None else ""
         enclave = self.enclave.enclave_id
 
         def rejected(code: str, message: str, **extra: Any) -> EnclaveVerdict:
@@ -187,8 +189,12 @@ class EvaluatorCore:
         if self._engine is None or self._principals is None or self._kid is None:
             return rejected(minting.NOT_READY, "no active bundle or group key in this enclave yet")
         request = task.request
-        if request.method != "POST" or urlsplit(request.url).path != AUTHORIZE_PATH:
-            return rejected(minting.MALFORMED, f"signed request is {request.method} {urlsplit(request.url).path}, not POST {AUTHORIZE_PATH}")
+        target = urlsplit(request.url)
+        if request.method != "POST" or target.path != AUTHORIZE_PATH:
+            return rejected(minting.MALFORMED, f"signed request is {request.method} {target.path}, not POST {AUTHORIZE_PATH}")
+        origin = f"{target.scheme}://{target.netloc}"
+        if self.config.public_origins and origin not in self.config.public_origins:
+            return rejected(minting.MALFORMED, f"request was signed for {origin}, not for {list(self.config.public_origins)}")
         principals = self._principals
         try:
             signature = verify_request(request, resolve_key=principals.resolve_key, now=task.iat,
@@ -208,26 +214,19 @@ class EvaluatorCore:
         except AuthorizationRequestError as exc:
             return rejected(minting.MALFORMED, f"{type(exc).__name__}: {exc}", principal=principal)
         request_hash = body.request_hash(signature.jkt)
-        try:
-            approvals = verify_approvals(body.approvals, request_hash=request_hash, resolve_key=principals.resolve_key,
-                                         now=task.iat, max_age=self.config.approval_max_age)  # fmt: skip
-        except (ApprovalError, JwsError) as exc:
-            return rejected(minting.BAD_APPROVAL, f"{type(exc).__name__}: {exc}", principal=principal,
-                            request_hash=request_hash)  # fmt: skip
-        # A principal cannot approve its own request.
-        approvers = sorted({principals.get(a.approver_key).principal for a in approvals} - {principal})
+        approvers, ignored = self._approvers(body.approvals, request_hash, principal, task.iat)
         decided = dict(principal=principal, request_hash=request_hash)
         try:
             prepared = prepare_input({
                 "request": {"action": body.action, "resource": body.resource, "payload": body.payload},
                 "principal": principal, "key": signature.jkt, "time": task.iat, "request_hash": request_hash,
-                "approvals": approvers, "history": self._history_for(task.iat),
+                "approvals": approvers, "history": self._ledger,
             })  # fmt: skip
         except InputError as exc:
             return EnclaveVerdict(enclave, Status.FORBID, bundle, reasons=(f"invalid request: {exc}",), **decided)
         decision = self._engine.decide(prepared)
         verdict = EnclaveVerdict(
-            enclave, Status(decision.decision.value), bundle, reasons=decision.reasons,
+            enclave, Status(decision.decision.value), bundle, reasons=decision.reasons + ignored,
             approvals=MappingProxyType(decision.approvals.to_dict()), **decided,
         )  # fmt: skip
         if verdict.status is not Status.PERMIT:
@@ -237,26 +236,37 @@ class EvaluatorCore:
             jti=task.jti, cnf_jkt=signature.jkt, request_hash=request_hash, bundle=bundle,
             action=body.action, resource=body.resource,
         )  # fmt: skip
-        self._record_spending(task.iat, principal, body.resource, prepared)
-        return replace(verdict, signing_input=signing_input(token_header(self._kid), claims))
+        self._record_spending(prepared)
+        return replace(verdict, signing_input=signing_input(self._token_header, claims))
+
+    def _approvers(self, tokens: Sequence[str], request_hash: str, principal: str,
+                   now: int) -> tuple[list[str], tuple[str, ...]]:  # fmt: skip
+        """The principals whose approvals of `request_hash` verify, and a note for each one
+        that does not. Anyone can file an approval for a pending request, so a bad one is
+        ignored rather than spoiling the good ones; a principal cannot approve itself."""
+        approvers: set[str] = set()
+        ignored: list[str] = []
+        for position, token in enumerate(tokens):
+            try:
+                approval = verify_approval(token, request_hash=request_hash, resolve_key=self._principals.resolve_key,
+                                           now=now, max_age=self.config.approval_max_age)  # fmt: skip
+            except (ApprovalError, JwsError) as exc:
+                ignored.append(f"approval {position} ignored: {type(exc).__name__}: {exc}")
+                continue
+            approver = self._principals.get(approval.approver_key).principal
+            if approver == principal:
+                ignored.append(f"approval {position} ignored: {approver} cannot approve its own request")
+            else:
+                approvers.add(approver)
+        return sorted(approvers), tuple(ignored)
 
     # --- spending history (for limits over time windows) ---
 
-    def _history_for(self, now: int) -> list[dict[str, Any]]:
-        horizon = now - HISTORY_SECONDS
-        if self._history and self._history[0]["time"] < horizon:
-            self._history = [entry for entry in self._history if entry["time"] >= horizon]
-        return self._history
-
-    def _record_spending(self, now: int, principal: str, account: str, prepared: Any) -> None:
+    def _record_spending(self, prepared: PreparedInput) -> None:
         """Count a permitted transfer against later limits. Recorded at the permit, before
         the token is aggregated: a failed aggregation errs on the side of the limit."""
-        intent = prepared.document().get("intent")
-        if intent and intent["type"] in SPENDING_INTENTS:
-            self._history.append({
-                "time": now, "principal": principal, "account": account, "token": intent["token"],
-                "amount": intent["amount"], "destination": intent["destination"],
-            })  # fmt: skip
+        if prepared.transfer is not None:
+            self._ledger.record(prepared.transfer)
 
     def __repr__(self) -> str:
         status = self.bundle_status()

@@ -29,7 +29,7 @@ from accord.protocols.frost.errors import FrostError
 from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from accord.protocols.frost.round1 import NoncePool, SigningCommitments
 from accord.protocols.frost.round2 import sign_in_context
-from accord.protocols.frost.signing_package import SigningPackage
+from accord.protocols.frost.signing_package import SigningPackage, ValidatedCommitments
 from accord.protocols.jwk import PublicJwk, b64url_encode
 from accord.protocols.secret import SecretBytes, SecretLeakError
 from accord.protocols.tokens import token_header
@@ -37,6 +37,7 @@ from accord.protocols.tokens import token_header
 SHARE_OBJECT = "frost-keyshare"
 _SEALED_FORMAT = "accord-keyshare-v1"
 MAX_BATCH = 4096
+MAX_POOL = 65536  # unused nonces held at most
 
 
 class KeyShareError(EnclaveError):
@@ -120,6 +121,7 @@ class KeyShareCore:
         self._key, self.public, self.kid = key, public, group_key_id(public)
         self._token_header = b64url_encode(token_header(self.kid)).encode("ascii")
         self._pool = NoncePool(key.signing_share)
+        self._own = ValidatedCommitments()
 
     def _seal(self) -> None:
         key_bytes = self._key.to_bytes()
@@ -222,7 +224,13 @@ class KeyShareCore:
             raise KeyShareNotReady("this KeyShare holds no share yet")
         if not 1 <= count <= MAX_BATCH:
             raise KeyShareError(f"commitment batch size must be in [1, {MAX_BATCH}], got {count}")
+        if len(self._pool) + count > MAX_POOL:
+            # Commitments the coordinator dropped are never used: start over rather than grow.
+            self._pool.wipe()
+            self._own = ValidatedCommitments()
         batch = self._pool.refill(count)
+        # Our own points need no validation when they come back in a signing package.
+        self._own.add(self._key.identifier, batch)
         return CommitmentBatch(self._key.identifier.value, self.epoch, SigningCommitments.batch_to_bytes(batch))
 
     def sign(self, request: SignRequest) -> list[ShareResult]:
@@ -246,7 +254,7 @@ class KeyShareCore:
 
     def _sign_one(self, raw: bytes) -> ShareResult:
         try:
-            package = SigningPackage.from_bytes(raw)
+            package = SigningPackage.from_bytes(raw, validated=self._own)
             self._check_token_input(package.message)
             listed = package.commitments.get(self._key.identifier)
             if listed is None:

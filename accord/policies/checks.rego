@@ -6,8 +6,9 @@ actions := {"signTransaction", "signMessage", "signTypedData", "signRaw", "grant
 errors contains sprintf("unknown principal %s", [input.principal]) if not data.principals[input.principal]
 
 errors contains sprintf("key %s is not registered for principal %s", [input.key, input.principal]) if {
-	data.principals[input.principal]
-	not data.principals[input.principal].keys[input.key]
+	principal := data.principals[input.principal] # one variable key at a time: see README.md, "Performance"
+	principal
+	not principal.keys[input.key]
 }
 
 errors contains sprintf("unknown action %s", [input.request.action]) if not known_action

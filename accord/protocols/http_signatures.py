@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import cryptography.exceptions
-import http_sf
 from http_message_signatures import (
     HTTPMessageSignaturesException,
     HTTPMessageSigner,
@@ -35,6 +34,7 @@ from http_message_signatures import (
     InvalidSignature,
     algorithms,
 )
+from http_sf.compat import Dictionary, InnerList, Item
 
 from accord.protocols import content_digest
 from accord.protocols.auth_errors import (
@@ -54,6 +54,7 @@ from accord.protocols.auth_errors import (
     UnsupportedAlgorithm,
 )
 from accord.protocols.jwk import PublicJwk, SigningKey
+from accord.protocols.signature_fields import parse_dictionary
 
 # --- messages ------------------------------------------------------------------------------
 
@@ -285,12 +286,14 @@ def sign_message(
 
 @dataclass(frozen=True)
 class _SignatureFields:
-    """The one signature of a message, as parsed from Signature-Input and Signature."""
+    """The one signature of a message, as parsed from Signature-Input and Signature, and
+    both fields as parsed (field value -> http_sf Dictionary) for the library's verifier."""
 
     label: str
     components: tuple[tuple[str, dict[str, Any]], ...]
     params: dict[str, Any]
     signature: bytes
+    parsed: tuple[tuple[str, dict[str, Any]], ...]
 
 
 def _reject_duplicate(name: str, context: str) -> None:
@@ -298,20 +301,20 @@ def _reject_duplicate(name: str, context: str) -> None:
         raise MalformedSignatureHeader(f"signature label {name!r} appears twice")
 
 
-def _parse_dictionary(message: HttpMessage, field: str) -> dict[str, Any]:
+def _parse_dictionary(message: HttpMessage, field: str) -> tuple[str, dict[str, Any]]:
     value = message.header(field)
     if value is None:
         raise MissingSignature(f"the message has no {field} field")
     try:
-        return http_sf.parse(value.encode("ascii"), tltype="dictionary", on_duplicate_key=_reject_duplicate)
+        return value, parse_dictionary(value, on_duplicate_key=_reject_duplicate)
     except (UnicodeEncodeError, ValueError) as exc:
         raise MalformedSignatureHeader(f"{field} is not a Structured Field Dictionary: {exc}") from exc
 
 
 def _read_signature(message: HttpMessage) -> _SignatureFields:
     """Parse the message's single signature, checking the RFC 9421 structure strictly."""
-    inputs = _parse_dictionary(message, "Signature-Input")
-    signatures = _parse_dictionary(message, "Signature")
+    inputs_field, inputs = _parse_dictionary(message, "Signature-Input")
+    signatures_field, signatures = _parse_dictionary(message, "Signature")
     if set(inputs) != set(signatures):
         raise MalformedSignatureHeader(
             f"Signature-Input labels {sorted(inputs)} differ from Signature labels {sorted(signatures)}"
@@ -337,15 +340,49 @@ def _read_signature(message: HttpMessage) -> _SignatureFields:
     signature, sig_params = signatures[label]
     if not isinstance(signature, bytes) or sig_params:
         raise MalformedSignatureHeader(f"Signature {label!r} must be a Byte Sequence without parameters")
-    return _SignatureFields(label, tuple((v, dict(p)) for v, p in members), dict(params), signature)
+    return _SignatureFields(label, tuple((v, dict(p)) for v, p in members), dict(params), signature,
+                            ((inputs_field, inputs), (signatures_field, signatures)))  # fmt: skip
 
 
-class _UntimedVerifier(HTTPMessageVerifier):
-    """The library checks created/expires against the wall clock; Accord checks them against
-    the request-assigned time (so evaluators agree), before the library runs."""
+def _library_dictionary(parsed: dict[str, Any]) -> Dictionary:
+    """An http_sf parse result as the library's own parser presents it (compat nodes)."""
+    result = Dictionary()
+    for label, (member, params) in parsed.items():
+        if isinstance(member, list):
+            node: Item | InnerList = InnerList()
+            for value, item_params in member:
+                item = Item(value)
+                item.params.update(item_params)
+                node.append(item)
+        else:
+            node = Item(member)
+        node.params.update(params)
+        result[label] = node
+    return result
+
+
+class _AccordVerifier(HTTPMessageVerifier):
+    """The library's verifier (it builds the signature base and verifies), with two changes:
+
+    - created/expires: the library checks them against the wall clock; Accord checks them
+      against the request-assigned time (so evaluators agree), before the library runs;
+    - Signature-Input and Signature: the library would parse them again; it gets the
+      dictionaries Accord already parsed from the very same field values (any other value
+      is parsed by the library as usual).
+    """
+
+    def __init__(self, *, parsed: tuple[tuple[str, dict[str, Any]], ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._parsed = dict(parsed)
 
     def validate_created_and_expires(self, sig_input: Any, max_age: Any = None) -> None:
         return None
+
+    def _parse_signature_dictionary(self, value: str) -> Dictionary:  # type: ignore[override]
+        parsed = self._parsed.get(value)
+        if parsed is None:
+            return super()._parse_signature_dictionary(value)
+        return _library_dictionary(parsed)
 
 
 def _verify(message: HttpMessage, fields: _SignatureFields, *, alg: str, keyid: str, key: Any) -> dict[str, str]:
@@ -361,7 +398,7 @@ def _verify(message: HttpMessage, fields: _SignatureFields, *, alg: str, keyid: 
         algorithm(public_key=key)
     except (HTTPMessageSignaturesException, ValueError, TypeError) as exc:
         raise AlgorithmMismatch(f"the key does not fit {alg}: {exc}") from exc
-    verifier = _UntimedVerifier(signature_algorithm=algorithm, key_resolver=_OneKey(keyid, key))
+    verifier = _AccordVerifier(signature_algorithm=algorithm, key_resolver=_OneKey(keyid, key), parsed=fields.parsed)
     try:
         (result,) = verifier.verify(_view(message), max_age=None)
     except InvalidSignature as exc:
@@ -461,22 +498,34 @@ def _required_param(params: dict[str, Any], name: str) -> Any:
     return params[name]
 
 
-def verify_request(
+@dataclass(frozen=True)
+class SignatureInput:
+    """A request's signature parameters after the checks that need no key (`precheck_request`)."""
+
+    keyid: str
+    created: int
+    expires: int
+    nonce: str
+    components: tuple[str, ...]  # covered component ids, in signed order, e.g. "@method"
+    label: str
+
+
+def precheck_request(
     request: HttpRequest,
     *,
-    resolve_key: Callable[[str], PublicJwk | None],
     now: int,
     skew: int = DEFAULT_SKEW,
     max_lifetime: int = MAX_LIFETIME,
     extra_components: Sequence[str] = (),
-) -> VerifiedSignature:
-    """Verify `request`'s signature per Accord's profile, at time `now` (int seconds).
+) -> SignatureInput:
+    """The checks of `verify_request` that need no key and no cryptography: structure,
+    required parameters, coverage and the time window at `now`. A front end (the gateway)
+    runs them to refuse bad requests cheaply; they authenticate nothing."""
+    return _precheck(request, now, skew, max_lifetime, extra_components)[1]
 
-    Cheap checks run first (structure, parameters, coverage, time window), then the key is
-    resolved (`resolve_key(keyid)` -> public JWK or None), then the signature and finally the
-    body against the signed Content-Digest. Raises a specific `SignatureError` subclass.
-    The nonce is NOT recorded here: pass the result to `ReplayCache.check_and_record`.
-    """
+
+def _precheck(request: HttpRequest, now: int, skew: int, max_lifetime: int,
+              extra_components: Sequence[str]) -> tuple[_SignatureFields, SignatureInput]:  # fmt: skip
     fields = _read_signature(request)
     params = fields.params
     created = _required_param(params, "created")
@@ -497,9 +546,31 @@ def verify_request(
         raise CreatedInFuture(f"created ({created}) is {created - now} s after now ({now}); skew is {skew} s")
     if expires < now - skew:
         raise Expired(f"the signature expired at {expires}, {now - expires} s before now ({now}); skew is {skew} s")
-
     if not _THUMBPRINT.fullmatch(keyid):
         raise UnknownKey(f"keyid {keyid!r} is not an RFC 7638 SHA-256 thumbprint")
+    components = tuple(value for value, _ in fields.components)
+    return fields, SignatureInput(keyid, created, expires, nonce, components, fields.label)
+
+
+def verify_request(
+    request: HttpRequest,
+    *,
+    resolve_key: Callable[[str], PublicJwk | None],
+    now: int,
+    skew: int = DEFAULT_SKEW,
+    max_lifetime: int = MAX_LIFETIME,
+    extra_components: Sequence[str] = (),
+) -> VerifiedSignature:
+    """Verify `request`'s signature per Accord's profile, at time `now` (int seconds).
+
+    Cheap checks run first (`precheck_request`: structure, parameters, coverage, time
+    window), then the key is resolved (`resolve_key(keyid)` -> public JWK or None), then the
+    signature and finally the body against the signed Content-Digest. Raises a specific
+    `SignatureError` subclass. The nonce is NOT recorded here: pass the result to
+    `ReplayCache.check_and_record`.
+    """
+    fields, checked = _precheck(request, now, skew, max_lifetime, extra_components)
+    keyid = checked.keyid
     key = resolve_key(keyid)
     if key is None:
         raise UnknownKey(f"no key is known for keyid {keyid!r}")
@@ -513,9 +584,9 @@ def verify_request(
         keyid=keyid,
         jkt=key.thumbprint,
         alg=alg,
-        created=created,
-        expires=expires,
-        nonce=nonce,
+        created=checked.created,
+        expires=checked.expires,
+        nonce=checked.nonce,
         covered_components=tuple(k for k in values if k != '"@signature-params"'),
         method=values['"@method"'],
         target_uri=values['"@target-uri"'],

@@ -26,7 +26,6 @@ from accord.protocols.frost.aggregate import aggregate_with_group_commitment
 from accord.protocols.frost.errors import FrostError, InvalidSignatureShare
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.keys import PublicKeyPackage
-from accord.protocols.frost.round1 import SigningCommitments
 from accord.protocols.frost.round2 import SignatureShare
 from accord.protocols.frost.signing_package import SigningPackage
 from accord.protocols.http_signatures import HttpRequest
@@ -93,7 +92,8 @@ class EnclaveVerdict:
     `status` is PERMIT/FORBID/CONFIRM for a decided request or REJECTED (with `code`) for a
     request the evaluator refused to evaluate. On PERMIT, `signing_input` is the token's
     JWS signing input the evaluator built and `share` its KeyShare's R || z_i over it
-    (absent if the KeyShare refused: then `code` = SIGNING_FAILED and `message` says why).
+    (absent if the KeyShare refused or failed: `signing_error` says why; signing is not
+    part of the decision the evaluators must agree on).
     """
 
     enclave: str
@@ -107,6 +107,7 @@ class EnclaveVerdict:
     approvals: Mapping[str, Any] = field(default_factory=dict)
     signing_input: bytes | None = None
     share: bytes | None = None
+    signing_error: str = ""
 
     def agreement_key(self) -> tuple:
         """What every honest evaluator computes identically for the same task."""
@@ -167,9 +168,11 @@ class CommitmentPool:
         self._queue: deque[bytes] = deque()
 
     def add(self, epoch: str, batch: bytes) -> None:
-        """Add a KeyShare's batch, validating every point once on arrival. A batch from a new
-        epoch (the KeyShare restarted) voids everything held from the old one."""
-        SigningCommitments.batch_from_bytes(batch)
+        """Add a KeyShare's batch. A batch from a new epoch (the KeyShare restarted) voids
+        everything held from the old one. The coordinator does not validate the points: it
+        only relays them, every signer validates its peers' commitments itself."""
+        if len(batch) % COMMITMENT_SIZE:
+            raise MintingError(f"a commitment batch is a multiple of {COMMITMENT_SIZE} bytes, got {len(batch)}")
         if epoch != self.epoch:
             self._queue.clear()
             self.epoch = epoch
@@ -243,7 +246,7 @@ class MintCoordinator:
         if unsigned:
             return AuthorizationResult(
                 Status.UNAVAILABLE, code=SIGNING_FAILED, enclaves=tuple(v.enclave for v in unsigned),
-                message="; ".join(f"{v.enclave}: {v.message or 'no signature share'}" for v in unsigned), **common,
+                message="; ".join(f"{v.enclave}: {v.signing_error or 'no signature share'}" for v in unsigned), **common,
             )  # fmt: skip
         try:
             token = self._aggregate(task, first.signing_input, verdicts)

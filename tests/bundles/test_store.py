@@ -97,10 +97,25 @@ def test_restart_does_not_allow_rollback(trust, hwm_path, make_bundle, admin_key
     first = ActiveBundleStore(trust, high_water=FileHighWaterMark(hwm_path), clock=lambda: NOW)
     load(first, make_bundle(version=3), admin_key)
     restarted = ActiveBundleStore(trust, high_water=FileHighWaterMark(hwm_path), clock=lambda: NOW)
-    with pytest.raises(errors.RollbackError, match="minimum accepted version 4"):
+    with pytest.raises(errors.RollbackError, match="minimum accepted version 3"):
         load(restarted, make_bundle(version=2), admin_key)
     assert restarted.active is None
     assert load(restarted, make_bundle(version=4), admin_key).version == 4
+
+
+def test_restart_reactivates_exactly_the_recorded_bundle(trust, hwm_path, make_bundle, admin_key):
+    bundle = make_bundle(version=3)
+    first = ActiveBundleStore(trust, high_water=FileHighWaterMark(hwm_path), clock=lambda: NOW)
+    digest = load(first, bundle, admin_key).digest
+    restarted = ActiveBundleStore(trust, high_water=FileHighWaterMark(hwm_path), clock=lambda: NOW)
+    assert load(restarted, bundle, admin_key).digest == digest
+    # ...but not again while it is active, and not another bundle under the same version.
+    with pytest.raises(errors.RollbackError):
+        load(restarted, bundle, admin_key)
+    again = ActiveBundleStore(trust, high_water=FileHighWaterMark(hwm_path), clock=lambda: NOW)
+    with pytest.raises(errors.RollbackError, match="already activated with digest"):
+        load(again, make_bundle({**SOURCE_FILES, "accord/extra/data.json": b"{\"changed\": true}"}, version=3), admin_key)
+    assert again.active is None
 
 
 def test_without_high_water_mark_rollback_is_refused_in_memory(trust, make_bundle, admin_key):

@@ -15,6 +15,7 @@ from accord.protocols.frost.binding import SigningContext
 from accord.protocols.frost.errors import (
     InvalidKeyPackage,
     InvalidLength,
+    InvalidPoint,
     InvalidSignature,
     InvalidSignatureShare,
     MissingSignatureShare,
@@ -40,7 +41,11 @@ def verify_signature_share(
         [context.commitment_share(identifier), cs.scalar_mult(lambda_c, verifying_share.element)],
         "expected share commitment",
     )
-    if cs.scalar_base_mult(signature_share.share) != expected:
+    try:
+        matches = cs.scalar_base_mult(signature_share.share) == expected
+    except InvalidPoint:  # z_i = 0: z_i * G is the identity, which no valid share gives
+        matches = False
+    if not matches:
         raise InvalidSignatureShare(identifier, "signature share does not verify against its verifying share")
 
 

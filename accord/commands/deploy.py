@@ -1,0 +1,133 @@
+"""`accord up`, `accord status`, `accord down`: run a deployment that outlives the command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from accord.errors import AccordError
+
+DEFAULT_STATE_DIR = "accord-state"
+
+
+def _state_dir(path: str) -> Path:
+    root = Path(path).resolve()
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return root
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"{url!r} is not an http(s) URL")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def cluster_address(state_dir: Path, address: str | None) -> str:
+    """`address`, or the local cluster `accord up` recorded in `state_dir`."""
+    from accord.cluster.local_cluster import LocalCluster
+
+    if address:
+        return address
+    cluster = LocalCluster.load(state_dir)
+    if cluster is None:
+        raise click.ClickException(f"no cluster recorded in {state_dir}; pass --address or run `accord up` first")
+    return cluster.address
+
+
+@click.command()
+@click.option("--address", help="Join this Ray cluster (its nodes offer enclave-<i> resources). Default: start a local one.")
+@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, help="Sealed state, KMS store, PKI.")
+@click.option("--bundle", required=True, help="Bundle .tar.gz: a path, file:// or https:// URL.")
+@click.option("--signature", required=True, help="Detached .signatures.json (hosted apart from the bundle).")
+@click.option("--pubkey", required=True, help="The administrator's public JWK (hosted apart from both).")
+@click.option("--pin", "pins", multiple=True, help="Pinned SHA-256 fingerprint(s) of accepted bundle keys.")
+@click.option("--groups", default=1, show_default=True, help="Signing groups (3 enclave hosts each).")
+@click.option("--num-cpus", type=int, help="CPUs the local Ray head offers (default: all).")
+@click.option("--public-url", "public_urls", multiple=True,
+              help="Origin(s) clients sign requests for (e.g. https://accord.example.com); others are refused.")
+def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, public_urls) -> None:
+    """Start a deployment and return once it is ready; it keeps running after this command."""
+    from accord.bundles.sources import BundleSources, as_url
+    from accord.cluster.deployment import Deployment
+    from accord.cluster.local_cluster import start_head
+    from accord.cluster.topology import Topology
+    from accord.enclave.evaluator import EvaluatorConfig
+
+    root = _state_dir(state_dir)
+    sources = BundleSources(bundle=as_url(bundle), signature=as_url(signature), public_key=as_url(pubkey))
+    started = None
+    if address is None:
+        started = start_head(root, Topology(groups=groups).resources(), num_cpus=num_cpus)
+        address = started.address
+        click.echo(f"started a local Ray cluster at {address} (stop it with `accord down --state-dir {state_dir}`)")
+    try:
+        evaluator = EvaluatorConfig(public_origins=tuple(origin(u) for u in public_urls))
+        deployment = Deployment.start(state_dir=root, bundle=sources, address=address, groups=groups,
+                                      pins=list(pins) or None, evaluator=evaluator)  # fmt: skip
+    except (AccordError, Exception) as exc:
+        if started is not None:
+            from accord.cluster.local_cluster import stop_head
+
+            stop_head(started)
+        raise click.ClickException(f"deployment failed: {type(exc).__name__}: {exc}") from exc
+    jwks = deployment.jwks()
+    click.echo(f"ready: {len(jwks['keys'])} signing group(s), kids {[k['kid'] for k in jwks['keys']]}")
+
+
+@click.command()
+@click.option("--address", help="Ray cluster address (default: the one `accord up` recorded).")
+@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(address, state_dir, as_json) -> None:
+    """Enclaves (PCRs, attestation validity), active bundle revision and digest, group keys."""
+    from accord.cluster.deployment import Deployment
+    from accord.cluster.inspect import describe
+
+    root = _state_dir(state_dir)
+    try:
+        deployment = Deployment.connect(cluster_address(root, address))
+        report = describe(deployment)
+    except AccordError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - Ray's connection errors
+        raise click.ClickException(f"cannot reach the deployment: {type(exc).__name__}: {exc}") from exc
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    for group in report["groups"]:
+        click.echo(f"signing group {group['index']}: kid {group['kid']}")
+        for enclave in group["enclaves"]:
+            bundle = enclave.get("bundle") or {}
+            click.echo(f"  {enclave['enclave_id']}: attestation {enclave['attestation']}, "
+                       f"bundle v{bundle.get('version')} {str(bundle.get('digest'))[:16]}..., "
+                       f"PCR0 {str(enclave.get('pcrs', {}).get('0', ''))[:16]}...")  # fmt: skip
+    if not report["healthy"]:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--address", help="Ray cluster address (default: the one `accord up` recorded).")
+@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True)
+def down(address, state_dir) -> None:
+    """Stop what `accord up` started (sealed state stays on disk)."""
+    from accord.cluster.deployment import Deployment
+    from accord.cluster.local_cluster import CLUSTER_FILE, LocalCluster, stop_head
+
+    root = _state_dir(state_dir)
+    cluster = LocalCluster.load(root)
+    try:
+        Deployment.connect(cluster_address(root, address)).shutdown()
+        click.echo("stopped the deployment's actors")
+    except Exception as exc:  # noqa: BLE001 - already gone is fine for `down`
+        click.echo(f"no running deployment reached ({type(exc).__name__}); continuing")
+    if cluster is not None and address in (None, cluster.address):
+        stop_head(cluster)
+        (root / CLUSTER_FILE).unlink(missing_ok=True)
+        click.echo(f"stopped the local Ray cluster at {cluster.address}; sealed state kept in {root}")

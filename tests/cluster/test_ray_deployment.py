@@ -1,0 +1,80 @@
+"""The deployment as Ray actors on an embedded cluster: named, detached, pinned to their
+enclave resources; the request path through them; a KeyShare killed mid-run."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from accord.protocols import minting
+from accord.protocols.minting import Status
+
+pytestmark = pytest.mark.ray
+
+
+def test_three_decisions_through_the_actors(ray_deployment, ray_scenario):
+    permit, forbid, confirm = ray_deployment.authorize_many(
+        [ray_scenario.permit_request(), ray_scenario.forbid_request(), ray_scenario.confirm_request()]
+    )
+    assert permit.status is Status.PERMIT
+    jwt.decode(permit.token, KeySet.import_key_set(ray_deployment.jwks()), algorithms=["EdDSA"])
+    assert forbid.status is Status.FORBID and forbid.reasons
+    assert confirm.status is Status.CONFIRM and confirm.approvals["missing"]
+
+
+def test_replay_is_refused_through_the_actors(ray_deployment, ray_scenario):
+    request = ray_scenario.forbid_request()
+    ray_deployment.authorize(request)
+    assert ray_deployment.authorize(request).code == minting.REPLAY
+
+
+def test_actors_are_named_detached_and_pinned(ray_deployment):
+    import ray
+
+    named = {a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == "accord"}
+    assert {"accord-minter", "accord-kms", "accord-bundle-verifier"} <= named
+    group = ray_deployment.handles.groups[0]
+    for index, (evaluator, keyshare) in enumerate(zip(group.evaluators, group.keyshares)):
+        assert {f"accord-g0-e{index}-evaluator", f"accord-g0-e{index}-keyshare"} <= named
+        for actor in (evaluator, keyshare):
+            placed = ray.get(actor.placement.remote())
+            assert placed["resources"].get(f"enclave-{index}", 0) > 0
+
+
+def test_connect_attaches_to_the_running_deployment(ray_deployment, ray_scenario):
+    from accord.cluster.deployment import Deployment
+
+    attached = Deployment.connect()
+    assert attached.jwks() == ray_deployment.jwks()
+    assert attached.authorize(ray_scenario.permit_request()).status is Status.PERMIT
+    status = attached.status()
+    digests = {e["bundle"]["digest"] for e in status["groups"][0]["evaluators"]}
+    assert len(digests) == 1
+
+
+def test_killed_keyshare_restarts_unseals_and_signing_resumes(ray_deployment, ray_scenario):
+    import ray
+
+    kid = ray_deployment.jwks()["keys"][0]["kid"]
+    assert ray_deployment.authorize(ray_scenario.permit_request()).status is Status.PERMIT
+    victim = ray_deployment.handles.groups[0].keyshares[1]
+    epoch = ray.get(victim.status.remote())["epoch"]
+    ray.kill(victim, no_restart=False)
+    deadline = time.time() + 60
+    results = []
+    while time.time() < deadline:
+        result = ray_deployment.authorize(ray_scenario.permit_request())
+        results.append(result)
+        if result.status is Status.PERMIT:
+            break
+        # Requests during the restart fail closed and name the enclave; none gets a token.
+        assert result.status is Status.UNAVAILABLE and result.token is None
+        assert "g0-e1" in " ".join(result.enclaves) or result.code == minting.NOT_READY
+        time.sleep(0.5)
+    assert results[-1].status is Status.PERMIT, results
+    status = ray.get(victim.status.remote())
+    assert status["ready"] and status["epoch"] != epoch and status["kid"] == kid
+    assert ray_deployment.jwks()["keys"][0]["kid"] == kid

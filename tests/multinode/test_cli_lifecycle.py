@@ -1,0 +1,48 @@
+"""`accord up` / `status` / `down` as an operator runs them: separate processes, a local Ray
+cluster that outlives `up`, and a restart from the same state directory that unseals the
+same group key and re-activates the same bundle."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from accord.scenario import make_scenario
+
+pytestmark = pytest.mark.multinode
+
+ACCORD = [sys.executable, "-m", "accord.cli"]
+
+
+def accord(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([*ACCORD, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_up_status_down_and_up_again(tmp_path: Path):
+    sources = make_scenario(tmp_path / "published").publish(1)
+    state = str(tmp_path / "state")
+    source_args = ["--bundle", sources.bundle, "--signature", sources.signature, "--pubkey", sources.public_key]
+    try:
+        first = accord("up", "--state-dir", state, *source_args)
+        assert first.returncode == 0, first.stderr[-2000:]
+        kid = first.stdout.split("kids ['")[1].split("'")[0]
+
+        status = accord("status", "--state-dir", state, "--json")
+        assert status.returncode == 0, status.stderr[-2000:]
+        report = json.loads(status.stdout)
+        assert report["healthy"] and report["groups"][0]["kid"] == kid
+        assert [e["attestation"] for e in report["groups"][0]["enclaves"]] == ["valid"] * 3
+
+        down = accord("down", "--state-dir", state)
+        assert down.returncode == 0 and "sealed state kept" in down.stdout
+        assert accord("status", "--state-dir", state).returncode != 0
+
+        again = accord("up", "--state-dir", state, *source_args)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert f"kids ['{kid}']" in again.stdout
+    finally:
+        accord("down", "--state-dir", state)

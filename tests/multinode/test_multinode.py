@@ -1,0 +1,84 @@
+"""Enclave hosts as separate Ray nodes (`ray.cluster_utils.Cluster`): a head and one node per
+`enclave-<i>` resource. Runs in its own pytest process (marker `multinode`, see Makefile).
+
+Services find their host by resource, never by node id: when a host is replaced, its actors
+restart on the new node, unseal their state and signing resumes under the same group key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+
+import pytest
+
+from accord.cluster.ray_auth import require_token_auth
+from accord.protocols.minting import Status
+from accord.scenario import make_scenario
+
+pytestmark = pytest.mark.multinode
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    import ray
+    from ray.cluster_utils import Cluster
+
+    # Token authentication on every node, as in production (a node added later must speak
+    # the same protocol as the first ones); the token is this test's own.
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    require_token_auth()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    nodes = [cluster.add_node(num_cpus=1, resources={f"enclave-{i}": 1}) for i in range(3)]
+    cluster.wait_for_nodes()
+    yield cluster, nodes
+    ray.shutdown()
+    cluster.shutdown()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _placements(deployment):
+    import ray
+
+    group = deployment.handles.groups[0]
+    return [
+        (ray.get(ev.placement.remote())["node_id"], ray.get(ks.placement.remote())["node_id"])
+        for ev, ks in zip(group.evaluators, group.keyshares)
+    ]
+
+
+def test_each_enclave_runs_on_its_own_host_and_survives_a_host_replacement(cluster, tmp_path):
+    from accord.cluster.deployment import Deployment
+
+    ray_cluster, nodes = cluster
+    scenario = make_scenario(tmp_path / "published")
+    deployment = Deployment.start(state_dir=tmp_path / "state", bundle=scenario.publish(1),
+                                  address=ray_cluster.address)  # fmt: skip
+    placements = _placements(deployment)
+    node_ids = [node.node_id for node in nodes]
+    # evaluator and KeyShare of enclave i share host i; the hosts are distinct nodes.
+    assert [ev for ev, _ in placements] == [ks for _, ks in placements] == node_ids
+    kid = deployment.jwks()["keys"][0]["kid"]
+    assert deployment.authorize(scenario.permit_request()).status is Status.PERMIT
+
+    # Host 1 is replaced: a new node (new id) offers enclave-1.
+    ray_cluster.remove_node(nodes[1])
+    replacement = ray_cluster.add_node(num_cpus=1, resources={"enclave-1": 1})
+    ray_cluster.wait_for_nodes()
+    deadline, result = time.time() + 120, None
+    while time.time() < deadline:
+        result = deployment.authorize(scenario.permit_request())
+        if result.status is Status.PERMIT:
+            break
+        assert result.token is None
+        time.sleep(1)
+    assert result is not None and result.status is Status.PERMIT, result
+    assert _placements(deployment)[1] == (replacement.node_id, replacement.node_id)
+    assert deployment.jwks()["keys"][0]["kid"] == kid
+    deployment.shutdown()
