@@ -11,14 +11,15 @@ OPA_STAMP := $(VENV)/.installed-opa
 demo: $(STAMP)
 	$(BIN)/accord demo
 
-# The whole suite: logic and single-node Ray tests in one process (Ray started once), then the
-# multi-node tests, which start their own ray.cluster_utils.Cluster, in a second process.
+# The whole suite: logic and single-node Ray tests in one process (Ray started once), then, in a
+# second process, the tests that start clusters of their own: multi-node (ray.cluster_utils),
+# the CLI lifecycle and the notebooks.
 test: $(STAMP) $(OPA_STAMP)
-	$(BIN)/python -m pytest -m "not multinode"
-	$(BIN)/python -m pytest -m multinode || [ $$? -eq 5 ]  # 5: none collected
+	$(BIN)/python -m pytest -m "not multinode and not notebooks"
+	$(BIN)/python -m pytest -m "multinode or notebooks"
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not multinode and not ray"
+	$(BIN)/python -m pytest -m "not multinode and not notebooks and not ray"
 
 venv: $(STAMP)
 

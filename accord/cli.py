@@ -15,6 +15,7 @@ from accord import __version__
 # command name -> (module in accord.commands, attribute, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("demo", "demo", "Run the whole system end to end on an embedded cluster."),
+    "bench": ("bench", "bench", "Measure throughput and latency against a single-key baseline."),
     "up": ("deploy", "up", "Start a deployment (it keeps running after the command)."),
     "status": ("deploy", "status", "Show enclaves, attestations, bundle and group keys."),
     "down": ("deploy", "down", "Stop what `accord up` started (sealed state stays)."),

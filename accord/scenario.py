@@ -35,6 +35,7 @@ class Scenario:
     mallory: Client  # a key no principal holds
     data: dict
     directory: Path
+    operators: tuple[Client, ...] = ()  # extra treasury-ops members (ops-0, ops-1, ...) for load tests
 
     def address(self, classification: str) -> str:
         return next(k.split(":")[2] for k, v in self.data["address_book"].items()
@@ -44,8 +45,9 @@ class Scenario:
         return publish(library_bundle(data or self.data), self.admin, self.directory / f"v{version}", version=version)
 
     # The three kinds of decision the demo shows.
-    def permit_request(self, units: int = 5_000_000, **kw):
-        return self.bob.signed_request("signTransaction", "ops-wallet", erc20_transfer(self.address("internal"), units), **kw)
+    def permit_request(self, units: int = 5_000_000, *, client: Client | None = None, **kw):
+        payload = erc20_transfer(self.address("internal"), units)
+        return (client or self.bob).signed_request("signTransaction", "ops-wallet", payload, **kw)
 
     def confirm_request(self, approvals=(), **kw):
         payload = erc20_transfer(self.address("exchange"), 50_000_000_000)
@@ -55,12 +57,19 @@ class Scenario:
         return self.bob.signed_request("signRaw", "ops-wallet", {"raw": "0xdeadbeef"}, **kw)
 
 
-def make_scenario(directory: str | Path) -> Scenario:
-    """Fresh keys for Bob, Dave, Erin (principals of the example data) and Mallory (nobody);
-    bundles are published under `directory`."""
+def make_scenario(directory: str | Path, *, operators: int = 0) -> Scenario:
+    """Fresh keys for Bob, Dave, Erin (principals of the example data) and Mallory (nobody),
+    plus `operators` more treasury-ops members; bundles are published under `directory`.
+    (Each operator may sign 20 transfers an hour under the library's rate limit, so a load
+    test spreads its requests over many.)"""
     bob, dave = Client(SigningKey.generate()), Client(SigningKey.generate())
     erin, mallory = Client(SigningKey.generate(KeyKind.P256)), Client(SigningKey.generate())
     data = library_data()
     for name, client in (("bob", bob), ("dave", dave), ("erin", erin)):
         data = with_principal(data, name, client.key.public)
-    return Scenario(SigningKey.generate(), bob, dave, erin, mallory, data, Path(directory))
+    extra = tuple(Client(SigningKey.generate()) for _ in range(operators))
+    for index, client in enumerate(extra):  # `data` is already this scenario's own copy
+        key = client.key.public
+        data["principals"][f"ops-{index}"] = {"roles": ["member"], "groups": ["treasury-ops"],
+                                              "keys": {key.thumbprint: key.to_dict()}}  # fmt: skip
+    return Scenario(SigningKey.generate(), bob, dave, erin, mallory, data, Path(directory), extra)

@@ -167,7 +167,7 @@ def seed_history(core: EvaluatorCore, fixture: Fixture, clock: Clock, count: int
                               eth(fixture.kraken, 10**15 + k), iat) for k in range(min(10, count - b * 10))]  # fmt: skip
         clock.now = iat
         start = time.thread_time()
-        verdicts, _ = core.evaluate(tasks, "bench-epoch")
+        verdicts = core.evaluate(tasks, "bench-epoch").verdicts
         cpu += time.thread_time() - start
         statuses.update(v.status.value for v in verdicts)
     return statuses, cpu
@@ -178,7 +178,7 @@ class StageTimers:
 
     STAGES = {
         "verify_signature_us": ("verify_request",),
-        "request_us": ("parse_authorization_request", "verify_approvals"),
+        "request_us": ("parse_authorization_request", "verify_approval"),
         "prepare_input_us": ("prepare_input",),
         "claims_us": ("TokenClaims", "signing_input", "token_header"),
     }
@@ -217,7 +217,7 @@ def run(core: EvaluatorCore, clock: Clock, batches: list[list[MintTask]]) -> tup
     for batch in batches:
         clock.now = batch[0].iat
         start, start_cpu = time.perf_counter(), time.thread_time()
-        verdicts, _ = core.evaluate(batch, "bench-epoch")
+        verdicts = core.evaluate(batch, "bench-epoch").verdicts
         cpu.append((time.thread_time() - start_cpu) / len(batch))
         wall.append((time.perf_counter() - start) / len(batch))
         outcomes.update(f"{v.status.value}: {v.code or '; '.join(v.reasons)}" for v in verdicts)

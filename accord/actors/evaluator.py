@@ -17,6 +17,7 @@ from typing import Any
 
 from accord.actors.enclave_host import KmsClient, SealedHighWaterMark, open_enclave, placement, retry
 from accord.actors.invoke import Invoker
+from accord.actors.stats import StageClock
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import TrustPolicy
 from accord.cluster.config import DeploymentConfig
@@ -42,6 +43,7 @@ class PolicyEvaluator:
                                     high_water=SealedHighWaterMark(store))  # fmt: skip
         self.core = EvaluatorCore(enclave, config.evaluator, bundles)
         self._epoch: str | None = None
+        self._stages = StageClock()
         self._saved = config.enclave_dir(enclave.enclave_id) / SAVED_BUNDLE
         self.restore_error: str | None = None
         self._restore()
@@ -99,10 +101,14 @@ class PolicyEvaluator:
         self.core.set_group_key(kid)
         return kid
 
+    def stats(self) -> dict[str, dict[str, float]]:
+        return self._stages.snapshot()
+
     def evaluate(self, tasks: list[MintTask]) -> list[EnclaveVerdict]:
         if self._epoch is None:
             self._try_pair()
-        evaluation = self.core.evaluate(tasks, self._epoch or "")
+        with self._stages.measure("evaluate", len(tasks)):
+            evaluation = self.core.evaluate(tasks, self._epoch or "")
         if evaluation.sign_request is None:
             return list(evaluation.verdicts)
         try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from accord.actors.enclave_host import KmsClient, open_enclave, placement, retry
 from accord.actors.invoke import Invoker
+from accord.actors.stats import StageClock
 from accord.cluster.config import DeploymentConfig
 from accord.cluster.topology import EnclaveSlot
 from accord.enclave.keyshare import KeyShareCore, KeyShareNotReady
@@ -27,6 +28,7 @@ class KeyShare:
         store = enclave.sealed_store(KmsClient(kms, invoker), kms_key_id)
         self.core = KeyShareCore(enclave, store, policy, evaluator_id=config.evaluator_id(slot))
         self.unseal_error: str | None = None
+        self._stages = StageClock()
         self._try_unseal()
 
     def _try_unseal(self) -> None:
@@ -88,8 +90,13 @@ class KeyShare:
     # signing
     def commitments(self, count: int) -> CommitmentBatch:
         self._ready()
-        return self.core.commitments(count)
+        with self._stages.measure("commit", count):
+            return self.core.commitments(count)
 
     def sign(self, request: SignRequest) -> list[ShareResult]:
         self._ready()
-        return self.core.sign(request)
+        with self._stages.measure("sign", len(request.packages)):
+            return self.core.sign(request)
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        return self._stages.snapshot()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accord.actors.invoke import Invoker
+from accord.actors.stats import StageClock
 from accord.cluster.config import DeploymentConfig
 from accord.enclave.signing_link import CommitmentBatch
 from accord.protocols import minting
@@ -59,6 +60,11 @@ class TokenMinter:
         self._setup = threading.Lock()
         self._round_robin = itertools.count()
         self.pending = PendingRequests()
+        self._stages = StageClock()
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        """CPU per stage (thread time): the coordinator's own cost, without waiting."""
+        return self._stages.snapshot()
 
     def config(self) -> DeploymentConfig:
         return self._config
@@ -103,7 +109,8 @@ class TokenMinter:
         with group.lock:
             try:
                 self._refill(group, len(requests))
-                tasks = group.coordinator.prepare(list(requests), int(time.time()))
+                with self._stages.measure("prepare", len(requests)):
+                    tasks = group.coordinator.prepare(list(requests), int(time.time()))
             except Exception as exc:  # noqa: BLE001 - a KeyShare is down: no commitments, no tokens
                 return [AuthorizationResult(Status.UNAVAILABLE, "", code=minting.NOT_READY,
                                             message=f"cannot get nonce commitments: {type(exc).__name__}: {exc}")
@@ -121,7 +128,8 @@ class TokenMinter:
                                                  message=f"evaluator failed: {reason}") for _ in tasks]  # fmt: skip
             for verdicts, verdict in zip(per_task, answer):
                 verdicts.append(verdict)
-        results = [group.coordinator.combine(task, verdicts) for task, verdicts in zip(tasks, per_task)]
+        with self._stages.measure("combine", len(tasks)):
+            results = [group.coordinator.combine(task, verdicts) for task, verdicts in zip(tasks, per_task)]
         if any(r.code == minting.SIGNING_FAILED for r in results):
             with group.lock:  # a KeyShare restarted or refused: its old commitments are void
                 for pool in group.coordinator.pools.values():

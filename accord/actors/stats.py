@@ -7,6 +7,7 @@ the stage handled; the bench reads the counters before and after a run.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ class StageClock:
     def __init__(self) -> None:
         self._cpu: Counter[str] = Counter()
         self._items: Counter[str] = Counter()
+        self._lock = threading.Lock()  # the minter measures from several threads
 
     @contextmanager
     def measure(self, stage: str, items: int = 1) -> Iterator[None]:
@@ -24,9 +26,12 @@ class StageClock:
         try:
             yield
         finally:
-            self._cpu[stage] += time.thread_time() - start
-            self._items[stage] += items
+            spent = time.thread_time() - start
+            with self._lock:
+                self._cpu[stage] += spent
+                self._items[stage] += items
 
     def snapshot(self) -> dict[str, dict[str, float]]:
         """stage -> {"cpu_s": seconds, "items": count}."""
-        return {stage: {"cpu_s": self._cpu[stage], "items": self._items[stage]} for stage in self._cpu}
+        with self._lock:
+            return {stage: {"cpu_s": self._cpu[stage], "items": self._items[stage]} for stage in self._cpu}

@@ -251,6 +251,15 @@ class Deployment:
         return {"state_dir": self.config.state_dir, "groups": groups,
                 "minter": self._invoker.call(self.handles.minter, "groups"), "time": int(time.time())}  # fmt: skip
 
+    def stats(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Per service, CPU seconds and items per stage so far (see `actors.stats`)."""
+        named = [("minter", self.handles.minter)]
+        for group in self.handles.groups:
+            named += list(zip(group.evaluator_ids, group.evaluators))
+            named += [(e.replace("-evaluator", "-keyshare"), ks) for e, ks in zip(group.evaluator_ids, group.keyshares)]
+        answers = self._invoker.settle(self._invoker.submit([(handle, "stats", ()) for _, handle in named]))
+        return {name: answer for (name, _), answer in zip(named, answers) if not isinstance(answer, BaseException)}
+
     def shutdown(self) -> None:
         """Stop every actor of the deployment (sealed state stays on disk)."""
         if isinstance(self._invoker, RayInvoker):

@@ -264,9 +264,11 @@ class MintCoordinator:
             odd = tuple(sorted(e for e, share in reported.items() if share[:32] != majority))
             raise _Culprits(odd, f"enclaves {list(odd)} computed another group commitment than the others")
         try:
-            package = SigningPackage.from_bytes(task.signing_package(signing_input))
             shares = {by_enclave[e]: SignatureShare.from_bytes(share[32:]) for e, share in reported.items()}
-            signature = aggregate_with_group_commitment(package, next(iter(commitments)), shares, self.public)
+            signature = aggregate_with_group_commitment(
+                signing_input, next(iter(commitments)), shares, self.public,
+                lambda: SigningPackage.from_bytes(task.signing_package(signing_input)),
+            )  # fmt: skip
         except InvalidSignatureShare as exc:
             culprits = tuple(sorted(self.enclaves[i] for i in exc.culprits))
             raise _Culprits(culprits, f"signature shares of {list(culprits)} do not verify") from exc

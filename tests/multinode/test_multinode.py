@@ -82,3 +82,40 @@ def test_each_enclave_runs_on_its_own_host_and_survives_a_host_replacement(clust
     assert _placements(deployment)[1] == (replacement.node_id, replacement.node_id)
     assert deployment.jwks()["keys"][0]["kid"] == kid
     deployment.shutdown()
+
+
+def test_two_signing_groups_on_six_hosts(cluster, tmp_path):
+    """Scale-out: each group has its own three hosts and its own key; the JWKS lists both,
+    requests are spread over the groups, every token names its group's key."""
+    import json
+
+    import ray
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    from accord.cluster.deployment import Deployment
+    from accord.protocols.jwk import b64url_decode
+
+    ray_cluster, _ = cluster
+    hosts = {(g, i): ray_cluster.add_node(num_cpus=0, resources={f"enclave-{g}-{i}": 1})
+             for g in range(2) for i in range(3)}  # fmt: skip
+    ray_cluster.wait_for_nodes()
+    scenario = make_scenario(tmp_path / "published", operators=8)
+    deployment = Deployment.start(state_dir=tmp_path / "state", bundle=scenario.publish(1), groups=2,
+                                  address=ray_cluster.address)  # fmt: skip
+    try:
+        jwks = deployment.jwks()
+        assert len({k["kid"] for k in jwks["keys"]}) == 2
+        for g, group in enumerate(deployment.handles.groups):
+            placed = [ray.get(ev.placement.remote())["node_id"] for ev in group.evaluators]
+            assert placed == [hosts[(g, i)].node_id for i in range(3)]
+        results = deployment.authorize_many([scenario.permit_request(client=c) for c in scenario.operators[:2]])
+        results += deployment.authorize_many([scenario.permit_request(client=c) for c in scenario.operators[2:4]])
+        kids = set()
+        for result in results:
+            assert result.status is Status.PERMIT, result
+            jwt.decode(result.token, KeySet.import_key_set(jwks), algorithms=["EdDSA"])
+            kids.add(json.loads(b64url_decode(result.token.split(".")[0], "header"))["kid"])
+        assert kids == {k["kid"] for k in jwks["keys"]}
+    finally:
+        deployment.shutdown()

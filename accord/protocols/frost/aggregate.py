@@ -8,7 +8,7 @@ participants whose shares are wrong.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from accord.protocols.frost import ciphersuite as cs
 from accord.protocols.frost.binding import SigningContext
@@ -22,7 +22,7 @@ from accord.protocols.frost.errors import (
     NotEnoughSigners,
     UnknownParticipant,
 )
-from accord.protocols.frost.identifier import Identifier
+from accord.protocols.frost.identifier import Identifier, unique_sorted
 from accord.protocols.frost.keys import PublicKeyPackage, VerifyingShare
 from accord.protocols.frost.round2 import SignatureShare
 from accord.protocols.frost.signing_package import SigningPackage
@@ -121,29 +121,31 @@ def _name_culprits(
 
 
 def aggregate_with_group_commitment(
-    signing_package: SigningPackage,
+    message: bytes,
     group_commitment: bytes,
     signature_shares: Mapping[Identifier, SignatureShare],
     public_key_package: PublicKeyPackage,
+    signing_package: Callable[[], SigningPackage],
 ) -> bytes:
     """aggregate() for a coordinator that takes R from the signers instead of recomputing it.
 
     Every signer computes R itself while signing and reports it beside its share; when all
     report the same R, the coordinator only sums the shares and verifies the result as one
-    Ed25519 signature (no variable-base multiplication). The verification is what makes the
-    reported R safe to use: a wrong R, like a wrong share, yields a signature that does not
-    verify, and then every share is checked against R recomputed from the package to name
-    the culprits.
+    Ed25519 signature over `message` (no point decoding, no variable-base multiplication).
+    The verification is what makes the reported R safe to use: a wrong R, like a wrong
+    share, yields a signature that does not verify. Only then is `signing_package()` built
+    (validating every commitment) to recompute R and name the culprits.
     """
-    _check_participants(signing_package.participants, signature_shares, public_key_package)
+    participants = unique_sorted(signature_shares)
+    _check_participants(participants, signature_shares, public_key_package)
     z = bytes(cs.SCALAR_SIZE)
-    for identifier in signing_package.participants:
+    for identifier in participants:
         z = cs.scalar_add(z, signature_shares[identifier].share)
     signature = bytes(group_commitment) + z
     try:
-        public_key_package.verifying_key.verify(signing_package.message, signature)
+        public_key_package.verifying_key.verify(message, signature)
     except (InvalidSignature, InvalidLength):
-        context = SigningContext(signing_package, public_key_package.verifying_key)
+        context = SigningContext(signing_package(), public_key_package.verifying_key)
         _name_culprits(context, signature_shares, public_key_package)
         raise InvalidSignature("the reported group commitment is wrong, though every signature share verifies") from None
     return signature

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from accord.protocols.frost import ciphersuite as cs
 from accord.protocols.frost.ciphersuite import Element
-from accord.protocols.frost.errors import MissingCommitment
+from accord.protocols.frost.errors import InvalidPoint, MissingCommitment
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.keys import VerifyingKey
 from accord.protocols.frost.polynomial import derive_interpolating_value
@@ -57,8 +57,17 @@ def compute_group_commitment(
         if own_term is not None and identifier == own_term[0]:
             terms.append(own_term[1])
         else:
-            terms += [commitments.hiding, cs.scalar_mult(binding_factors[identifier], commitments.binding)]
+            terms += [commitments.hiding, _binding_term(identifier, binding_factors[identifier], commitments.binding)]
     return cs.sum_elements(terms, "group commitment")
+
+
+def _binding_term(identifier: Identifier, binding_factor: bytes, binding: Element) -> Element:
+    """rho_i * E_i; the multiplication is where E_i is validated (see round1), so a bad
+    point is reported here with the participant it came from."""
+    try:
+        return cs.scalar_mult(binding_factor, binding)
+    except InvalidPoint as exc:
+        raise InvalidPoint(exc.defect, f"binding nonce commitment of participant {identifier.value}") from None
 
 
 def compute_challenge(group_commitment: Element, verifying_key: VerifyingKey, message: bytes) -> bytes:
@@ -113,6 +122,6 @@ class SigningContext:
         if commitments is None:
             raise MissingCommitment(f"participant {identifier.value} has no commitments in the signing package")
         return cs.sum_elements(
-            [commitments.hiding, cs.scalar_mult(self.binding_factors[identifier], commitments.binding)],
+            [commitments.hiding, _binding_term(identifier, self.binding_factors[identifier], commitments.binding)],
             "commitment share",
         )

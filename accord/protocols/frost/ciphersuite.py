@@ -115,6 +115,17 @@ def deserialize_element(buf: bytes, what: str = "point") -> Element:
     return Element._trusted(_validated(buf, what))
 
 
+def deserialize_multiplicand(buf: bytes, what: str = "point") -> Element:
+    """DeserializeElement for a point whose only use is as the base of ScalarMult (a binding
+    nonce commitment E_i, used only as rho_i * E_i). libsodium's variable-base
+    multiplication validates its input completely on every call (canonical, on curve, not
+    small order, prime-order subgroup) and `scalar_mult` raises InvalidPoint for a point that
+    fails, so checking here as well would do the most expensive check twice."""
+    if len(buf) != ELEMENT_SIZE:
+        raise InvalidLength(f"{what} must be {ELEMENT_SIZE} bytes, got {len(buf)}")
+    return Element._trusted(bytes(buf))
+
+
 def _validated(buf: bytes, what: str = "point") -> bytes:
     if len(buf) != ELEMENT_SIZE:
         raise InvalidLength(f"{what} must be {ELEMENT_SIZE} bytes, got {len(buf)}")
@@ -153,10 +164,14 @@ def scalar_base_mult(scalar: bytes) -> Element:
 
 
 def scalar_mult(scalar: bytes, element: Element) -> Element:
-    """ScalarMult: scalar * element (variable-base, about four times the cost of the above)."""
+    """ScalarMult: scalar * element (variable-base, about four times the cost of the above).
+    libsodium validates `element` fully here; an invalid one raises InvalidPoint (see
+    `deserialize_multiplicand`)."""
     try:
         return Element._trusted(sodium.crypto_scalarmult_ed25519_noclamp(scalar, element.encoding))
     except CryptoError:
+        if not sodium.crypto_core_ed25519_is_valid_point(element.encoding):
+            raise InvalidPoint(_diagnose(element.encoding), "multiplied point") from None
         raise InvalidPoint(PointDefect.IDENTITY, "scalar * point") from None
 
 

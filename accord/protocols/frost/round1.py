@@ -29,8 +29,10 @@ _COMMITMENTS_SIZE = 2 * cs.ELEMENT_SIZE
 class SigningCommitments:
     """A participant's public commitments (D_i, E_i) to its hiding and binding nonces.
 
-    Both are Elements, so an instance is already validated: deserialize peers' commitments
-    once when they arrive and signing and aggregation never decode them again.
+    D_i is validated on arrival; E_i is only ever used as rho_i * E_i, and that
+    multiplication validates it completely (see `ciphersuite.deserialize_multiplicand`), so
+    it is not checked twice. Deserialize peers' commitments once when they arrive and
+    signing and aggregation never decode them again.
     """
 
     hiding: Element
@@ -45,7 +47,7 @@ class SigningCommitments:
             raise InvalidLength(f"signing commitments must be {_COMMITMENTS_SIZE} bytes, got {len(buf)}")
         return cls(
             cs.deserialize_element(buf[: cs.ELEMENT_SIZE], "hiding nonce commitment"),
-            cs.deserialize_element(buf[cs.ELEMENT_SIZE :], "binding nonce commitment"),
+            cs.deserialize_multiplicand(buf[cs.ELEMENT_SIZE :], "binding nonce commitment"),
         )
 
     @staticmethod

@@ -21,7 +21,8 @@ from accord.protocols.frost.errors import (
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage, VerifyingKey
 from accord.protocols.frost.round1 import SigningCommitments, commit
-from accord.protocols.frost.round2 import SignatureShare
+from accord.protocols.frost.round2 import SignatureShare, sign
+from accord.protocols.frost.signing_package import SigningPackage
 from accord.protocols.secret import SecretBytes
 
 ORDER_8 = bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
@@ -45,10 +46,27 @@ class TestCommitments:
     def test_each_point_is_validated_and_named(self):
         with pytest.raises(InvalidPoint, match="hiding nonce commitment is not in the prime-order subgroup"):
             SigningCommitments.from_bytes(torsioned() + point())
-        with pytest.raises(InvalidPoint, match="binding nonce commitment is the identity"):
-            SigningCommitments.from_bytes(point() + b"\x01" + bytes(31))
         with pytest.raises(InvalidLength, match="64 bytes"):
             SigningCommitments.from_bytes(point())
+
+    @pytest.mark.parametrize("bad", ["identity", "torsioned", "non_canonical", "off_curve"])
+    def test_binding_commitment_is_validated_where_it_is_multiplied(self, keys_3of3, bad):
+        # E_i is only used as rho_i * E_i: libsodium validates it there, and no share is made.
+        keys, _ = keys_3of3
+        bad_point = {
+            "identity": b"\x01" + bytes(31),
+            "torsioned": torsioned(),
+            "non_canonical": (2**255 - 1).to_bytes(32, "little"),
+            "off_curve": next(b for b in (bytes([i]) + bytes(31) for i in range(2, 50))
+                              if not sodium.crypto_core_ed25519_is_valid_point(b)),
+        }[bad]
+        nonces = {i: commit(k.signing_share) for i, k in keys.items()}
+        peer = Identifier(2)
+        commitments = {i: n.commitments for i, n in nonces.items()}
+        commitments[peer] = SigningCommitments.from_bytes(commitments[peer].hiding.encoding + bad_point)
+        package = SigningPackage(commitments, b"message")
+        with pytest.raises(InvalidPoint, match="binding nonce commitment of participant 2"):
+            sign(package, nonces[Identifier(1)], keys[Identifier(1)])
 
     def test_batch(self):
         batch = [SigningCommitments.from_bytes(point() + point()) for _ in range(3)]

@@ -1,0 +1,56 @@
+"""The single-key baseline `accord bench` compares Accord with: one evaluator (the same code,
+policy and data, verifying the same signed requests) and a plain Ed25519 JWT signer. No
+enclave peers, no MPC, no unanimity: what the same decisions cost when one machine is
+trusted with everything.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accord.actors.enclave_host import open_enclave
+from accord.actors.stats import StageClock
+from accord.bundles.store import ActiveBundleStore
+from accord.bundles.verify import TrustPolicy
+from accord.cluster.config import DeploymentConfig
+from accord.enclave.evaluator import EvaluatorCore
+from accord.protocols.http_signatures import HttpRequest
+from accord.protocols.jwk import PublicJwk, b64url_encode
+from accord.protocols.minting import AuthorizationResult, MintTask, Status
+from accord.protocols.tokens import assemble
+
+
+class SingleKeyAuthority:
+    def __init__(self, config: DeploymentConfig, bundle: bytes, signature: bytes | None, public_key: bytes) -> None:
+        enclave, _ = open_enclave(config, "baseline-evaluator")
+        store = ActiveBundleStore(TrustPolicy(frozenset(config.enclave.bundle_key_fingerprints)))
+        self.core = EvaluatorCore(enclave, config.evaluator, store)
+        self.core.activate(bundle, signature=signature, public_key=public_key)
+        self._key = Ed25519PrivateKey.generate()
+        raw = self._key.public_key().public_bytes_raw()
+        self.jwk = PublicJwk.from_dict({"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)})
+        self.core.set_group_key(self.jwk.thumbprint)
+        self._ttl = config.token_ttl
+        self._stages = StageClock()
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        return self._stages.snapshot()
+
+    def authorize(self, requests: Sequence[HttpRequest]) -> list[AuthorizationResult]:
+        with self._stages.measure("authorize", len(requests)):
+            now = int(time.time())
+            tasks = [MintTask(r, now, now + self._ttl, b64url_encode(os.urandom(16)), b"") for r in requests]
+            evaluation = self.core.evaluate(tasks, "")
+            results = []
+            for task, verdict in zip(tasks, evaluation.verdicts):
+                token = None
+                if verdict.status is Status.PERMIT:
+                    token = assemble(verdict.signing_input, self._key.sign(verdict.signing_input))
+                results.append(AuthorizationResult(verdict.status, task.jti, token=token, request_id=verdict.request_hash,
+                                                   principal=verdict.principal, reasons=verdict.reasons,
+                                                   code=verdict.code, message=verdict.message))  # fmt: skip
+            return results

@@ -1,0 +1,299 @@
+"""`accord bench`: signed requests through the whole path, measured.
+
+The load: `concurrency` client threads, each signing a request (RFC 9421, a fresh nonce, a
+treasury operator's own key: the policy's rate limit allows each 20 transfers an hour, so
+the load is spread over many operators) and waiting for its result. Requests go through the
+Python API's micro-batcher (or, with `via="http"`, through the HTTP gateway), then the
+TokenMinter, the three evaluators of a signing group, their KeyShares and the aggregation.
+
+Reported per concurrency level: tokens/s, latency p50/p90/p99, CPU per token (all processes
+of the embedded cluster, from the OS) and per stage (each service's own thread time). In the
+same run, the single-key baseline (`actors.baseline`) serves the same load: same evaluator
+code, policy and data, one plain Ed25519 signer.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from accord.cluster.batching import BatchConfig, BatchingAuthorizer
+from accord.protocols.minting import Status
+from accord.scenario import Scenario, make_scenario
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    duration: float = 10.0  # seconds per concurrency level
+    concurrency: tuple[int, ...] = (1, 8, 32, 64)
+    groups: int = 1
+    operators: int = 0  # default: enough for the rate limit at the expected rate
+    max_batch: int = 64
+    max_delay_ms: float = 0.0
+    warmup: float = 2.0
+    baseline: bool = True
+    via: str = "api"  # "api" (Python API, micro-batched) or "http" (the gateway)
+    num_cpus: int | None = None
+
+
+@dataclass
+class LevelResult:
+    concurrency: int
+    tokens: int
+    other: dict[str, int]
+    seconds: float
+    tokens_per_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    cpu_ms_per_token: float
+    client_sign_ms: float
+    stages_us_per_token: dict[str, float] = field(default_factory=dict)
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class _Load:
+    """Client threads signing and submitting requests until a deadline."""
+
+    def __init__(self, scenario: Scenario, submit: Callable[[Any], Any]) -> None:
+        self._scenario = scenario
+        self._submit = submit
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def _client(self):
+        with self._lock:
+            self._next += 1
+            operators = self._scenario.operators
+            return operators[self._next % len(operators)]
+
+    def run(self, concurrency: int, seconds: float, tick: Callable[[int], None] | None = None) -> dict[str, Any]:
+        latencies: list[float] = []
+        statuses: dict[str, int] = {}
+        signing = [0.0]
+        stop = time.monotonic() + seconds
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while time.monotonic() < stop:
+                before = time.thread_time()
+                request = self._scenario.permit_request(client=self._client())
+                spent = time.thread_time() - before
+                start = time.perf_counter()
+                result = self._submit(request)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    signing[0] += spent
+                    latencies.append(elapsed)
+                    statuses[result.status.value] = statuses.get(result.status.value, 0) + 1
+                if tick:
+                    tick(1)
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return {"latencies": latencies, "statuses": statuses, "signing_s": signing[0]}
+
+
+def _cluster_cpu() -> float:
+    """CPU seconds used so far by this process and every process it started (the embedded
+    Ray cluster: GCS, raylet, workers)."""
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+def _stage_delta(before: dict, after: dict, tokens: int) -> dict[str, float]:
+    """Microseconds of CPU per token per stage, summed over the services of each role."""
+    sums: dict[str, float] = {}
+    for service, stages in after.items():
+        role = service.split("-")[-1]  # minter, evaluator, keyshare, authority
+        for stage, values in stages.items():
+            spent = values["cpu_s"] - before.get(service, {}).get(stage, {}).get("cpu_s", 0.0)
+            key = f"{role}.{stage}"
+            sums[key] = sums.get(key, 0.0) + spent
+    return {k: round(v / max(tokens, 1) * 1e6, 1) for k, v in sorted(sums.items())}
+
+
+def measure_level(load: _Load, concurrency: int, seconds: float, stats: Callable[[], dict],
+                  tick: Callable[[int], None] | None = None) -> LevelResult:  # fmt: skip
+    stats_before, cpu_before, start = stats(), _cluster_cpu(), time.perf_counter()
+    outcome = load.run(concurrency, seconds, tick)
+    elapsed = time.perf_counter() - start
+    cpu = _cluster_cpu() - cpu_before
+    statuses = outcome["statuses"]
+    tokens = statuses.get(Status.PERMIT.value, 0)
+    latencies_ms = [x * 1000 for x in outcome["latencies"]]
+    return LevelResult(
+        concurrency=concurrency, tokens=tokens,
+        other={k: v for k, v in statuses.items() if k != Status.PERMIT.value},
+        seconds=round(elapsed, 2), tokens_per_s=round(tokens / elapsed, 1),
+        p50_ms=round(_percentile(latencies_ms, 0.50), 2), p90_ms=round(_percentile(latencies_ms, 0.90), 2),
+        p99_ms=round(_percentile(latencies_ms, 0.99), 2),
+        cpu_ms_per_token=round(cpu / max(tokens, 1) * 1000, 3),
+        client_sign_ms=round(outcome["signing_s"] / max(len(latencies_ms), 1) * 1000, 3),
+        stages_us_per_token=_stage_delta(stats_before, stats(), tokens),
+    )  # fmt: skip
+
+
+def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[int], None] | None] | None = None,
+              echo: Callable[[str], None] = print) -> dict[str, Any]:  # fmt: skip
+    """Start an embedded deployment, measure every concurrency level, then the baseline."""
+    import ray
+
+    from accord.actors.baseline import SingleKeyAuthority
+    from accord.actors.options import remote
+    from accord.bundles.sources import Fetcher
+    from accord.cluster.deployment import Deployment
+
+    operators = config.operators or max(200, 4 * max(config.concurrency))
+    with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
+        workdir = Path(tmp)
+        scenario = make_scenario(workdir / "published", operators=operators)
+        sources = scenario.publish(1)
+        ray_options = {"logging_level": "ERROR"}
+        if config.num_cpus:
+            ray_options["num_cpus"] = config.num_cpus
+        deployment = Deployment.start(state_dir=workdir / "state", bundle=sources, groups=config.groups,
+                                      ray_options=ray_options)  # fmt: skip
+        batch = BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,
+                            max_in_flight=2 * config.groups)  # fmt: skip
+        gateway = None
+        try:
+            if config.via == "http":
+                submit, gateway = _http_submitter(deployment, batch)
+            else:
+                batcher = BatchingAuthorizer(deployment, batch)
+                submit = batcher.authorize
+            load = _Load(scenario, submit)
+            echo(f"deployment up: {config.groups} signing group(s), {operators} operators; warming up")
+            load.run(min(8, max(config.concurrency)), config.warmup)
+            levels = []
+            for concurrency in config.concurrency:
+                tick = progress(f"concurrency {concurrency:>3}", config.duration) if progress else None
+                levels.append(measure_level(load, concurrency, config.duration, deployment.stats, tick))
+            baseline = None
+            if config.baseline:
+                fetched = Fetcher().fetch_all(sources)
+                authority = remote(SingleKeyAuthority, "baseline", "accord-baseline", deployment.config.namespace,
+                                   deployment.config.topology.slots()[0]).remote(
+                    deployment.config, fetched.bundle, fetched.signature, fetched.public_key)  # fmt: skip
+                baseline_batcher = BatchingAuthorizer(_ActorAuthorizer(authority), BatchConfig(
+                    max_batch=config.max_batch, max_delay_ms=config.max_delay_ms, max_in_flight=2))  # fmt: skip
+                baseline_load = _Load(scenario, baseline_batcher.authorize)
+                baseline_load.run(8, config.warmup)
+                top = max(config.concurrency)
+                tick = progress(f"baseline    {top:>3}", config.duration) if progress else None
+                stats = lambda: {"baseline-authority": ray.get(authority.stats.remote())}  # noqa: E731
+                baseline = measure_level(baseline_load, top, config.duration, stats, tick)
+                baseline_batcher.close()
+                ray.kill(authority)
+        finally:
+            if gateway is not None:
+                gateway.stop()
+            deployment.shutdown()
+            ray.shutdown()
+    return _report(config, levels, baseline)
+
+
+class _ActorAuthorizer:
+    def __init__(self, actor: Any) -> None:
+        self._actor = actor
+
+    def authorize_many(self, requests):
+        import ray
+
+        return ray.get(self._actor.authorize.remote(list(requests)))
+
+
+def _http_submitter(deployment, batch: BatchConfig):
+    """Requests through the HTTP gateway (uvicorn in this process, httpx clients)."""
+    import httpx
+
+    from accord.cluster.gateway import ServerThread, create_app
+    from accord.protocols.minting import AuthorizationResult
+
+    server = ServerThread(create_app(deployment, public_base_url="https://accord.invalid", batch=batch)).start()
+    local = threading.local()
+
+    def submit(request):
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=server.url, timeout=60)
+        response = client.post("/v1/authorize", content=request.body, headers=dict(request.headers))
+        status = {200: Status.PERMIT, 403: Status.FORBID, 202: Status.CONFIRM}.get(response.status_code,
+                                                                                 Status.UNAVAILABLE)  # fmt: skip
+        return AuthorizationResult(status, "")
+
+    return submit, server
+
+
+def _report(config: BenchConfig, levels: list[LevelResult], baseline: LevelResult | None) -> dict[str, Any]:
+    best = max(levels, key=lambda level: level.tokens_per_s)
+    lone = next((level for level in levels if level.concurrency == 1), None)
+    out: dict[str, Any] = {
+        "tokens_per_s": best.tokens_per_s,
+        "p50_ms": best.p50_ms,
+        "p99_ms": best.p99_ms,
+        "best_concurrency": best.concurrency,
+        "single_request_p50_ms": lone.p50_ms if lone else None,
+        "single_request_p99_ms": lone.p99_ms if lone else None,
+        "cpu_ms_per_token": best.cpu_ms_per_token,
+        "minter_us_per_token": round(sum(v for k, v in best.stages_us_per_token.items() if k.startswith("minter.")), 1),
+        "stages_us_per_token": best.stages_us_per_token,
+        "client_sign_ms": best.client_sign_ms,
+        "levels": [asdict(level) for level in levels],
+        "config": asdict(config),
+        "cpus": psutil.cpu_count(),
+    }
+    if baseline is not None:
+        out["baseline_tokens_per_s"] = baseline.tokens_per_s
+        out["baseline_cpu_ms_per_token"] = baseline.cpu_ms_per_token
+        out["ratio_to_baseline"] = round(best.tokens_per_s / baseline.tokens_per_s, 3) if baseline.tokens_per_s else None
+        out["baseline"] = asdict(baseline)
+    return out
+
+
+def plot(report: dict[str, Any], path: str | Path) -> None:
+    """Throughput and latency against concurrency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = report["levels"]
+    xs = [level["concurrency"] for level in levels]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(xs, [level["tokens_per_s"] for level in levels], marker="o", label="Accord (3-of-3 FROST)")
+    if "baseline_tokens_per_s" in report:
+        left.axhline(report["baseline_tokens_per_s"], color="grey", linestyle="--", label="single-key baseline")
+    left.set(xlabel="concurrent clients", ylabel="tokens/s", xscale="log", title="Throughput")
+    left.legend()
+    for key, label in (("p50_ms", "p50"), ("p90_ms", "p90"), ("p99_ms", "p99")):
+        right.plot(xs, [level[key] for level in levels], marker="o", label=label)
+    right.set(xlabel="concurrent clients", ylabel="latency (ms)", xscale="log", title="Latency")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
