@@ -13,13 +13,13 @@ demo: $(STAMP)
 
 # The whole suite: logic and single-node Ray tests in one process (Ray started once), then, in a
 # second process, the tests that start clusters of their own: multi-node (ray.cluster_utils),
-# the CLI lifecycle and the notebooks.
+# the CLI lifecycle, the demo and the notebooks.
 test: $(STAMP) $(OPA_STAMP)
-	$(BIN)/python -m pytest -m "not multinode and not notebooks"
-	$(BIN)/python -m pytest -m "multinode or notebooks"
+	$(BIN)/python -m pytest -m "not multinode and not standalone"
+	$(BIN)/python -m pytest -m "multinode or standalone"
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not multinode and not notebooks and not ray"
+	$(BIN)/python -m pytest -m "not multinode and not standalone and not ray"
 
 venv: $(STAMP)
 

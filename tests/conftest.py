@@ -2,7 +2,7 @@
 
 Pure-logic tests never start Ray (tests/actors runs the services in one process). Tests
 marked `ray` share one embedded Ray cluster and deployment per session (tests/cluster); tests
-marked `multinode` or `notebooks` start clusters of their own and run in a second pytest
+marked `multinode` or `standalone` start clusters of their own and run in a second pytest
 process (see Makefile).
 """
 

@@ -1,6 +1,6 @@
 """The notebooks run, top to bottom, with short settings (so they never rot). Each runs in
 its own kernel; 01 and 04 start their own embedded Ray cluster, so these run in the
-separate pytest process (marker `notebooks`, see Makefile)."""
+separate pytest process (marker `standalone`, see Makefile)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
-pytestmark = pytest.mark.notebooks
+pytestmark = pytest.mark.standalone
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))

@@ -32,6 +32,8 @@ def actor_options(role: str, name: str, namespace: str, slot: EnclaveSlot | None
         options["resources"] = {slot.resource: PIN}
     if role == "minter":
         options["max_concurrency"] = 32  # batches from many callers overlap; state is locked per group
+    if role == "baseline":
+        options["max_restarts"] = 0  # a benchmark fixture: its large constructor arguments are not kept for restarts
     return options
 
 

@@ -42,6 +42,8 @@ class BenchConfig:
     baseline: bool = True
     via: str = "api"  # "api" (Python API, micro-batched) or "http" (the gateway)
     num_cpus: int | None = None
+    address: str | None = None  # an existing Ray cluster whose nodes offer enclave-<g>-<i>
+    state_dir: str | None = None  # on a multi-node cluster: storage every host can reach
 
 
 @dataclass
@@ -159,7 +161,8 @@ def measure_level(load: _Load, concurrency: int, seconds: float, stats: Callable
 
 def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[int], None] | None] | None = None,
               echo: Callable[[str], None] = print) -> dict[str, Any]:  # fmt: skip
-    """Start an embedded deployment, measure every concurrency level, then the baseline."""
+    """Start a deployment (on an embedded cluster, or on the cluster at `config.address`),
+    measure every concurrency level, then the baseline; stop the deployment."""
     import ray
 
     from accord.actors.baseline import SingleKeyAuthority
@@ -167,7 +170,10 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
     from accord.bundles.sources import Fetcher
     from accord.cluster.deployment import Deployment
 
-    operators = config.operators or max(200, 4 * max(config.concurrency))
+    # The library's rate limit lets each operator sign 20 transfers an hour: spread the run's
+    # requests (up to ~400/s over every level and the baseline) so that none hits it.
+    seconds = (len(config.concurrency) + 1) * (config.duration + config.warmup)
+    operators = config.operators or max(200, 4 * max(config.concurrency), int(seconds * 400 / 20))
     with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
         workdir = Path(tmp)
         scenario = make_scenario(workdir / "published", operators=operators)
@@ -175,8 +181,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
         ray_options = {"logging_level": "ERROR"}
         if config.num_cpus:
             ray_options["num_cpus"] = config.num_cpus
-        deployment = Deployment.start(state_dir=workdir / "state", bundle=sources, groups=config.groups,
-                                      ray_options=ray_options)  # fmt: skip
+        state_dir = Path(config.state_dir) / f"bench-{int(time.time())}" if config.state_dir else workdir / "state"
+        deployment = Deployment.start(state_dir=state_dir, bundle=sources, groups=config.groups, address=config.address,
+                                      ray_options=None if config.address else ray_options)  # fmt: skip
         batch = BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,
                             max_in_flight=2 * config.groups)  # fmt: skip
         gateway = None

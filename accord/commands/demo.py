@@ -17,15 +17,50 @@ def _decision(name: str, result) -> dict:
     return entry
 
 
-def run_demo(workdir: Path, echo=click.echo) -> dict:
+REQUESTS = ("bob moves 5 USDC between the company's wallets", "bob asks for a raw signature",
+            "bob pays 50,000 USDC to an exchange", "the same payout with dave's and erin's approvals")  # fmt: skip
+
+
+def _via_api(deployment, scenario) -> list:
+    """The four requests through the Python API."""
+    permit = deployment.authorize(scenario.permit_request())
+    forbid = deployment.authorize(scenario.forbid_request())
+    confirm = deployment.authorize(scenario.confirm_request())
+    for approver in (scenario.dave, scenario.erin):
+        deployment.add_approval(confirm.request_id, approver.approve(confirm.request_id))
+    approvals = deployment.request_status(confirm.request_id)["approvals"]
+    return [permit, forbid, confirm, deployment.authorize(scenario.confirm_request(approvals))]
+
+
+def _via_http(deployment, scenario) -> list:
+    """The same four requests over HTTP: the gateway in this process, clients that know only
+    its URL (each request signed per RFC 9421, approvals filed with POST)."""
+    from accord.client import Client
+    from accord.cluster.gateway import ServerThread, create_app
+    from accord.scenario import erc20_transfer
+
+    with ServerThread(create_app(deployment)) as server:
+        bob, dave, erin = (Client(c.key, base_url=server.url) for c in (scenario.bob, scenario.dave, scenario.erin))
+        internal = erc20_transfer(scenario.address("internal"), 5_000_000)
+        payout = erc20_transfer(scenario.address("exchange"), 50_000_000_000)
+        permit = bob.authorize("signTransaction", "ops-wallet", internal)
+        forbid = bob.authorize("signRaw", "ops-wallet", {"raw": "0xdeadbeef"})
+        confirm = bob.authorize("signTransaction", "ops-wallet", payout)
+        dave.file_approval(confirm.request_id)
+        erin.file_approval(confirm.request_id)
+        approvals = bob.request_status(confirm.request_id).approvals
+        return [permit, forbid, confirm, bob.authorize("signTransaction", "ops-wallet", payout, approvals)]
+
+
+def run_demo(workdir: Path, echo=click.echo, *, http: bool = False) -> dict:
     """Generate keys, publish a signed bundle of the policy library, start a deployment on
-    an embedded Ray cluster, and run a permitted, a forbidden and an approved request."""
+    an embedded Ray cluster, and run a permitted, a forbidden and an approved request
+    (through the Python API, or with `http` through the HTTP gateway)."""
     import ray
     from joserfc import jwt
     from joserfc.jwk import KeySet
 
     from accord.cluster.deployment import Deployment
-    from accord.protocols.minting import Status
     from accord.scenario import make_scenario
 
     scenario = make_scenario(workdir / "published")
@@ -38,22 +73,13 @@ def run_demo(workdir: Path, echo=click.echo) -> dict:
     try:
         echo(f"deployment up in {time.time() - started:.1f} s: 3 enclaves attested each other, ran the DKG, "
              "sealed their shares and verified the bundle")  # fmt: skip
-        decisions = []
-        permit = deployment.authorize(scenario.permit_request())
-        decisions.append(_decision("bob moves 5 USDC between the company's wallets", permit))
-        forbid = deployment.authorize(scenario.forbid_request())
-        decisions.append(_decision("bob asks for a raw signature", forbid))
-        confirm = deployment.authorize(scenario.confirm_request())
-        decisions.append(_decision("bob pays 50,000 USDC to an exchange", confirm))
-        for approver in (scenario.dave, scenario.erin):
-            deployment.add_approval(confirm.request_id, approver.approve(confirm.request_id))
-        approvals = deployment.request_status(confirm.request_id)["approvals"]
-        approved = deployment.authorize(scenario.confirm_request(approvals))
-        decisions.append(_decision("the same payout with dave's and erin's approvals", approved))
+        results = (_via_http if http else _via_api)(deployment, scenario)
+        decisions = [_decision(name, result) for name, result in zip(REQUESTS, results)]
         for entry in decisions:
             echo(f"- {entry['request']}: {entry['decision'].upper()} {entry.get('reasons', '')}")
-        if permit.status is not Status.PERMIT or approved.status is not Status.PERMIT:
-            raise click.ClickException(f"the demo expected permits, got {permit} / {approved}")
+        permit, approved = results[0], results[3]
+        if permit.token is None or approved.token is None:
+            raise click.ClickException(f"the demo expected two permits, got {decisions[0]} / {decisions[3]}")
         jwks = deployment.jwks()
         # An off-the-shelf JOSE library verifies the token with nothing but the JWKS. (joserfc
         # warns that RFC 9864 deprecates the name "EdDSA", which JOSE libraries still expect.)
@@ -70,14 +96,15 @@ def run_demo(workdir: Path, echo=click.echo) -> dict:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help='Print {"token", "jwks", "decisions"} only.')
 @click.option("--workdir", type=click.Path(file_okay=False), help="Keep keys, bundle and state here (default: a temporary directory).")
-def demo(as_json: bool, workdir: str | None) -> None:
+@click.option("--http", is_flag=True, help="Send the requests over HTTP, through the gateway.")
+def demo(as_json: bool, workdir: str | None, http: bool) -> None:
     """From nothing: keys, a signed bundle, an embedded cluster, three kinds of decision."""
     echo = (lambda *_: None) if as_json else click.echo
     if workdir:
-        output = run_demo(Path(workdir).resolve(), echo)
+        output = run_demo(Path(workdir).resolve(), echo, http=http)
     else:
         with tempfile.TemporaryDirectory(prefix="accord-demo-") as tmp:
-            output = run_demo(Path(tmp), echo)
+            output = run_demo(Path(tmp), echo, http=http)
     if as_json:
         click.echo(json.dumps(output, indent=2))
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from pathlib import Path
 
 import pytest
 
@@ -26,9 +27,15 @@ def cluster():
     from ray.cluster_utils import Cluster
 
     # Token authentication on every node, as in production (a node added later must speak
-    # the same protocol as the first ones); the token is this test's own.
-    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    # the same protocol as the first ones), with the user's token (~/.ray/auth_token, which
+    # Ray itself creates on a first local start).
+    saved = os.environ.get("RAY_AUTH_MODE")
+    token = Path.home() / ".ray" / "auth_token"
+    if not token.exists() and "RAY_AUTH_TOKEN" not in os.environ:
+        token.parent.mkdir(parents=True, exist_ok=True)
+        token.write_text(secrets.token_hex(32))
+        token.chmod(0o600)
+    os.environ["RAY_AUTH_MODE"] = "token"
     require_token_auth()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     nodes = [cluster.add_node(num_cpus=1, resources={f"enclave-{i}": 1}) for i in range(3)]
@@ -36,11 +43,10 @@ def cluster():
     yield cluster, nodes
     ray.shutdown()
     cluster.shutdown()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    if saved is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = saved
 
 
 def _placements(deployment):
