@@ -1,5 +1,5 @@
 # Two commands: `make demo` and `make test`. Each builds .venv from the hash-pinned locks first.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check

@@ -122,15 +122,15 @@ class Deployment:
 
         kms = make(KmsService, "kms", config)
         key_id = invoker.call(kms, "sealing_key")
-        groups = []
+        members = []
         for g in range(config.topology.groups):
             slots = config.topology.group(g)
             keyshares = [make(KeyShare, "keyshare", config, s, kms, key_id, invoker, slot=s) for s in slots]
             evaluators = [make(PolicyEvaluator, "evaluator", config, s, ks, kms, key_id, invoker, slot=s)
                           for s, ks in zip(slots, keyshares)]  # fmt: skip
-            groups.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
-        minter = make(TokenMinter, MINTER, config, invoker, _specs(groups))
-        handles = Handles(kms, make(BundleVerifier, "bundle-verifier", config), minter, groups)
+            members.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
+        minter = make(TokenMinter, MINTER, config, invoker, _specs(members))
+        handles = Handles(kms, make(BundleVerifier, "bundle-verifier", config), minter, members)
         deployment = cls(config, handles, invoker)
         deployment._bootstrap(bundle)
         return deployment
@@ -144,13 +144,13 @@ class Deployment:
         invoker = DirectInvoker()
         kms = KmsService(config)
         key_id = kms.sealing_key()
-        groups = []
+        members = []
         for g in range(config.topology.groups):
             slots = config.topology.group(g)
             keyshares = [KeyShare(config, s, kms, key_id, invoker) for s in slots]
             evaluators = [PolicyEvaluator(config, s, ks, kms, key_id, invoker) for s, ks in zip(slots, keyshares)]
-            groups.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
-        handles = Handles(kms, BundleVerifier(config), TokenMinter(config, invoker, _specs(groups)), groups)
+            members.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))
+        handles = Handles(kms, BundleVerifier(config), TokenMinter(config, invoker, _specs(members)), members)
         deployment = cls(config, handles, invoker)
         deployment._bootstrap(bundle)
         return deployment
