@@ -4,7 +4,6 @@ separate pytest process (marker `standalone`, see Makefile)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -9,7 +9,7 @@ from typing import Any
 from accord.actors.invoke import Invoker
 from accord.cluster.config import PKI_FILE, DeploymentConfig
 from accord.enclave.attestation import AttestationPolicy
-from accord.enclave.enclave import Enclave, expected_pcrs
+from accord.enclave.enclave import Enclave
 from accord.enclave.kms import DecryptResponse, GenerateDataKeyResponse
 from accord.enclave.pki import SimulatedNitroPki
 from accord.enclave.sealing import SealedStore

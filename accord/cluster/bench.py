@@ -14,7 +14,6 @@ code, policy and data, one plain Ed25519 signer.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import threading
 import time

@@ -123,7 +123,7 @@ class EvaluatorCore:
             loaded["principals"] = PrincipalIndex(verified.data)
             loaded["engine"] = engine_class(self.config.engine).from_bundle(verified)
 
-        verified = self._store.load(bundle, public_key=public_key, signature=signature, accept=load_engine)
+        self._store.load(bundle, public_key=public_key, signature=signature, accept=load_engine)
         self._engine, self._principals = loaded["engine"], loaded["principals"]
         return self.bundle_status()
 

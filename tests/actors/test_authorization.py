@@ -9,7 +9,6 @@ import dataclasses
 import json
 import time
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc import jwt
 from joserfc.jwk import KeySet
