@@ -4,10 +4,15 @@ At start it unseals its share if one is sealed in its state directory, retrying 
 while it is unreachable; it never dies in `__init__` for such a transient failure (it comes
 up without a share, reports why, and retries on the next call). A share that fails to
 unseal for a real reason (tampered file, other code) is reported, never replaced.
+
+With `precompute` > 0 a background thread keeps that many nonces generated ahead of demand
+(memory only), so that the coordinator's refills cost no curve arithmetic on the request path.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from accord.actors.enclave_host import KmsClient, open_enclave, placement, retry
@@ -19,10 +24,12 @@ from accord.enclave.keyshare import KeyShareCore, KeyShareNotReady
 from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest
 from accord.errors import AccordError
 
+PRECOMPUTE_STEP = 32
+
 
 class KeyShare:
     def __init__(self, config: DeploymentConfig, slot: EnclaveSlot, kms: Any, kms_key_id: str,
-                 invoker: Invoker) -> None:  # fmt: skip
+                 invoker: Invoker, precompute: int = 0) -> None:  # fmt: skip
         self.slot = slot
         enclave, policy = open_enclave(config, config.keyshare_id(slot))
         store = enclave.sealed_store(KmsClient(kms, invoker), kms_key_id)
@@ -30,6 +37,16 @@ class KeyShare:
         self.unseal_error: str | None = None
         self._stages = StageClock()
         self._try_unseal()
+        if precompute > 0:
+            threading.Thread(target=self._precompute, args=(precompute,), name="nonce-precompute", daemon=True).start()
+
+    def _precompute(self, target: int) -> None:
+        while True:
+            if self.core.ready and self.core.precomputed < target:
+                with self._stages.measure("precompute", PRECOMPUTE_STEP):
+                    self.core.precompute(PRECOMPUTE_STEP)
+            else:
+                time.sleep(0.05)
 
     def _try_unseal(self) -> None:
         if self.core.ready or not self.core.has_sealed_share():

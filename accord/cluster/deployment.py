@@ -39,6 +39,7 @@ from accord.protocols.http_signatures import HttpRequest
 from accord.protocols.minting import AuthorizationResult
 
 CONFIG_FILE = "deployment.json"
+PRECOMPUTED_NONCES = 1024  # per KeyShare, generated in the background (four coordinator refills)
 MINTER = "minter"
 
 
@@ -125,7 +126,8 @@ class Deployment:
         members = []
         for g in range(config.topology.groups):
             slots = config.topology.group(g)
-            keyshares = [make(KeyShare, "keyshare", config, s, kms, key_id, invoker, slot=s) for s in slots]
+            keyshares = [make(KeyShare, "keyshare", config, s, kms, key_id, invoker, PRECOMPUTED_NONCES, slot=s)
+                         for s in slots]  # fmt: skip
             evaluators = [make(PolicyEvaluator, "evaluator", config, s, ks, kms, key_id, invoker, slot=s)
                           for s, ks in zip(slots, keyshares)]  # fmt: skip
             members.append(GroupHandles(evaluators, keyshares, [config.evaluator_id(s) for s in slots]))

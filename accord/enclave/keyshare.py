@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Mapping, Sequence
 
 import cbor2
@@ -27,7 +28,7 @@ from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignReques
 from accord.protocols.frost.binding import SigningContext
 from accord.protocols.frost.errors import FrostError
 from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
-from accord.protocols.frost.round1 import NoncePool, SigningCommitments
+from accord.protocols.frost.round1 import NoncePool, SigningCommitments, SigningNonces, commit_batch
 from accord.protocols.frost.round2 import sign_in_context
 from accord.protocols.frost.signing_package import SigningPackage, ValidatedCommitments
 from accord.protocols.jwk import PublicJwk, b64url_encode
@@ -89,6 +90,8 @@ class KeyShareCore:
         self.public: PublicKeyPackage | None = None
         self.kid: str | None = None
         self._pool: NoncePool | None = None
+        self._ready: list[SigningNonces] = []  # precomputed SigningNonces, not yet handed out
+        self._lock = threading.Lock()  # pool and precomputed nonces: the background refill thread
         self._token_header = b""
         self._evaluator: PeerIdentity | None = None
         self._challenges: dict[str, bytes] = {}
@@ -218,19 +221,38 @@ class KeyShareCore:
 
     # --- signing ---
 
+    def precompute(self, count: int) -> int:
+        """Generate `count` nonces ahead of demand (a background thread calls this while the
+        KeyShare is idle), so that handing out commitments costs no curve arithmetic. Like
+        every nonce they live only in memory and die with the process. Returns how many are
+        ready."""
+        if self._key is None:
+            return 0
+        fresh = commit_batch(self._key.signing_share, count)  # outside the lock: the slow part
+        with self._lock:
+            self._ready.extend(fresh)
+            return len(self._ready)
+
+    @property
+    def precomputed(self) -> int:
+        return len(self._ready)
+
     def commitments(self, count: int) -> CommitmentBatch:
         """`count` fresh nonces; their commitments are public and go to the coordinator."""
         if self._pool is None:
             raise KeyShareNotReady("this KeyShare holds no share yet")
         if not 1 <= count <= MAX_BATCH:
             raise KeyShareError(f"commitment batch size must be in [1, {MAX_BATCH}], got {count}")
-        if len(self._pool) + count > MAX_POOL:
-            # Commitments the coordinator dropped are never used: start over rather than grow.
-            self._pool.wipe()
-            self._own = ValidatedCommitments()
-        batch = self._pool.refill(count)
-        # Our own points need no validation when they come back in a signing package.
-        self._own.add(self._key.identifier, batch)
+        with self._lock:
+            if len(self._pool) + count > MAX_POOL:
+                # Commitments the coordinator dropped are never used: start over rather than grow.
+                self._pool.wipe()
+                self._own = ValidatedCommitments()
+            ready, self._ready = self._ready[:count], self._ready[count:]
+            missing = count - len(ready)
+            batch = self._pool.add(ready + (commit_batch(self._key.signing_share, missing) if missing else []))
+            # Our own points need no validation when they come back in a signing package.
+            self._own.add(self._key.identifier, batch)
         return CommitmentBatch(self._key.identifier.value, self.epoch, SigningCommitments.batch_to_bytes(batch))
 
     def sign(self, request: SignRequest) -> list[ShareResult]:
@@ -254,12 +276,14 @@ class KeyShareCore:
 
     def _sign_one(self, raw: bytes) -> ShareResult:
         try:
-            package = SigningPackage.from_bytes(raw, validated=self._own)
+            with self._lock:
+                package = SigningPackage.from_bytes(raw, validated=self._own)
             self._check_token_input(package.message)
             listed = package.commitments.get(self._key.identifier)
             if listed is None:
                 return ShareResult(error="the signing package has no commitments for this signer")
-            nonces = self._pool.take(listed)
+            with self._lock:
+                nonces = self._pool.take(listed)
             context = SigningContext(package, self._key.verifying_key)
             share = sign_in_context(context, nonces, self._key)
             return ShareResult(share=context.group_commitment().encoding + share.to_bytes())

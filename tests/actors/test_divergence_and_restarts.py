@@ -205,3 +205,14 @@ def test_restarted_evaluator_refuses_a_tampered_saved_bundle(fresh, scenario):
     _swap_evaluator(fresh, 2, restarted)
     result = fresh.authorize(scenario.permit_request())
     assert result.status is Status.UNAVAILABLE and result.enclaves == ("g0-e2-evaluator",)
+
+
+def test_precomputed_nonces_are_handed_out_first_and_sign(fresh, scenario):
+    ks = keyshare(fresh, 0)
+    assert ks.core.precompute(40) == 40
+    for pool in fresh.handles.minter._groups[0].coordinator.pools.values():
+        pool.void()  # the next request makes the coordinator fetch commitments
+    assert fresh.authorize(scenario.permit_request()).status is Status.PERMIT
+    assert ks.core.precomputed == 0  # the refill (256) took the 40 and generated the rest
+    restarted = KeyShare(fresh.config, ks.slot, fresh.handles.kms, _kms_key(fresh), DirectInvoker())
+    assert restarted.core.precomputed == 0  # nonces live in memory only

@@ -147,7 +147,11 @@ class NoncePool(SecretHolder):
 
     def refill(self, count: int) -> list[SigningCommitments]:
         """Generate `count` new nonces and return their commitments (to publish)."""
-        batch = commit_batch(self._signing_share, count)
+        return self.add(commit_batch(self._signing_share, count))
+
+    def add(self, batch: Iterable[SigningNonces]) -> list[SigningCommitments]:
+        """Hold nonces generated beforehand (e.g. in the background); return their commitments."""
+        batch = list(batch)
         self._unused.update((n.commitments, n) for n in batch)
         return [n.commitments for n in batch]
 
