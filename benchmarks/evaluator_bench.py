@@ -58,8 +58,9 @@ from accord.bundles.policy_test import load_policy_dir  # noqa: E402
 from accord.bundles.store import ActiveBundleStore  # noqa: E402
 from accord.bundles.verify import TrustPolicy  # noqa: E402
 from accord.enclave.enclave import Enclave  # noqa: E402
-from accord.enclave.evaluator import AUTHORIZE_PATH, EvaluatorConfig, EvaluatorCore  # noqa: E402
-from accord.enclave.measurement import EnclaveConfig  # noqa: E402
+from accord.actors.baseline import SingleKeyEvaluator  # noqa: E402
+from accord.enclave.configuration import EnclaveConfig, evaluator_id  # noqa: E402
+from accord.enclave.evaluator import AUTHORIZE_PATH, EvaluatorCore  # noqa: E402
 from accord.enclave.pki import SimulatedNitroPki  # noqa: E402
 from accord.protocols import canonical_json  # noqa: E402
 from accord.protocols.approvals import create_approval  # noqa: E402
@@ -147,10 +148,11 @@ def evaluator(fixture: Fixture, clock: Clock, state_dir: Path) -> EvaluatorCore:
     archive, signature, admin = signed_bundle(modules, fixture.data)
     pins = (fingerprint(admin.public),)
     pki = SimulatedNitroPki.generate(now=datetime.now(timezone.utc))
-    enclave = Enclave.simulated(enclave_id="bench-0", config=EnclaveConfig(pins), state_dir=state_dir, pki=pki)
-    core = EvaluatorCore(enclave, EvaluatorConfig(), ActiveBundleStore(TrustPolicy(frozenset(pins))), clock=clock)
+    config = EnclaveConfig(pins, attestation_root=pki.trusted_root().sha256)
+    enclave = Enclave.simulated(enclave_id=evaluator_id(0, 0), config=config, state_dir=state_dir, pki=pki)
+    core = SingleKeyEvaluator(enclave, ActiveBundleStore(TrustPolicy(frozenset(pins))), clock=clock)
     core.activate(archive, signature=signature, public_key=public_key_bytes(admin.public))
-    core.set_group_key("bench-group-key")
+    core.use_own_key("bench-group-key")
     return core
 
 
@@ -167,7 +169,7 @@ def seed_history(core: EvaluatorCore, fixture: Fixture, clock: Clock, count: int
                               eth(fixture.kraken, 10**15 + k), iat) for k in range(min(10, count - b * 10))]  # fmt: skip
         clock.now = iat
         start = time.thread_time()
-        verdicts = core.evaluate(tasks, "bench-epoch").verdicts
+        verdicts = core.evaluate(tasks).verdicts
         cpu += time.thread_time() - start
         statuses.update(v.status.value for v in verdicts)
     return statuses, cpu
@@ -217,7 +219,7 @@ def run(core: EvaluatorCore, clock: Clock, batches: list[list[MintTask]]) -> tup
     for batch in batches:
         clock.now = batch[0].iat
         start, start_cpu = time.perf_counter(), time.thread_time()
-        verdicts = core.evaluate(batch, "bench-epoch").verdicts
+        verdicts = core.evaluate(batch).verdicts
         cpu.append((time.thread_time() - start_cpu) / len(batch))
         wall.append((time.perf_counter() - start) / len(batch))
         outcomes.update(f"{v.status.value}: {v.code or '; '.join(v.reasons)}" for v in verdicts)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from accord.bundles.sources import BundleSources, Fetcher
 from accord.bundles.store import ActiveBundleStore, FileHighWaterMark
 from accord.bundles.verify import TrustPolicy
-from accord.cluster.config import DeploymentConfig
+from accord.config.deployment import DeploymentConfig
 
 
 @dataclass(frozen=True)

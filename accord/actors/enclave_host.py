@@ -1,5 +1,6 @@
-"""What every enclave service does at start: open its enclave, know the PCR policy, and
-reach the KMS. Shared by the KeyShare and PolicyEvaluator services."""
+"""What every enclave service does at start: open its enclave and reach the KMS its measured
+configuration names (AWS KMS on Nitro, the simulated KMS actor otherwise). Shared by the
+KeyShare and PolicyEvaluator services."""
 
 from __future__ import annotations
 
@@ -7,29 +8,34 @@ import time
 from typing import Any
 
 from accord.actors.invoke import Invoker
-from accord.cluster.config import PKI_FILE, DeploymentConfig
-from accord.enclave.attestation import AttestationPolicy
+from accord.config.deployment import DeploymentConfig
+from accord.enclave.aws_kms import AwsKms
+from accord.enclave.configuration import KmsKind
 from accord.enclave.enclave import Enclave
 from accord.enclave.kms import DecryptResponse, GenerateDataKeyResponse
-from accord.enclave.pki import SimulatedNitroPki
 from accord.enclave.sealing import SealedStore
-from accord.enclave.timeutil import utc_now
 from accord.errors import AccordError
 
 HIGH_WATER_OBJECT = "bundle-high-water"
 
 
-def open_enclave(config: DeploymentConfig, enclave_id: str) -> tuple[Enclave, AttestationPolicy]:
-    """This process's enclave (real NSM if present, else simulated under the deployment's
-    simulated PKI) and the policy it verifies its peers with."""
-    pki = SimulatedNitroPki.load_or_create(config.root / PKI_FILE, now=utc_now())
-    enclave = Enclave.open(enclave_id=enclave_id, config=config.enclave, state_dir=config.enclave_dir(enclave_id),
-                           pki=pki, debug=config.allow_debug)  # fmt: skip
-    return enclave, config.attestation_policy()
+def open_enclave(config: DeploymentConfig, enclave_id: str) -> Enclave:
+    """This process's enclave, as its measured configuration describes it (platform, root)."""
+    return Enclave.open(enclave_id=enclave_id, config=config.enclave, state_dir=config.enclave_dir(enclave_id),
+                        simulated_pki=config.simulated_pki)  # fmt: skip
+
+
+def sealed_store(enclave: Enclave, kms: Any, kms_key_id: str | None, invoker: Invoker) -> SealedStore:
+    """The enclave's sealed storage, with data keys from the measured KMS: AWS KMS (the
+    measured key; the host's `kms_key_id` is not asked) or the simulated KMS actor `kms`."""
+    settings = enclave.config.kms
+    if settings.kind is KmsKind.AWS:
+        return enclave.sealed_store(AwsKms(settings), settings.key_id)
+    return enclave.sealed_store(KmsClient(kms, invoker), kms_key_id)
 
 
 class KmsClient:
-    """The enclave's view of the KMS service (an actor, or the object itself in tests)."""
+    """The enclave's view of the simulated KMS service (an actor, or the object itself)."""
 
     def __init__(self, kms: Any, invoker: Invoker) -> None:
         self._kms, self._invoker = kms, invoker

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from accord.actors.enclave_host import KmsClient, SealedHighWaterMark, open_enclave, placement, retry
+from accord.actors.enclave_host import SealedHighWaterMark, open_enclave, placement, retry, sealed_store
 from accord.actors.invoke import Invoker
 from accord.actors.stats import StageClock
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import TrustPolicy
-from accord.cluster.config import DeploymentConfig
-from accord.cluster.topology import EnclaveSlot
+from accord.config.deployment import DeploymentConfig
+from accord.config.topology import EnclaveSlot
 from accord.enclave.evaluator import EvaluatorCore
 from accord.enclave.atomic_file import write_atomic
 from accord.enclave.keyshare import ForeignSignRequest, NotPaired
@@ -33,16 +33,16 @@ SAVED_FILES = ("bundle.tar.gz", "bundle.sig.json", "admin.pub.jwk")
 
 
 class PolicyEvaluator:
-    def __init__(self, config: DeploymentConfig, slot: EnclaveSlot, keyshare: Any, kms: Any, kms_key_id: str,
+    def __init__(self, config: DeploymentConfig, slot: EnclaveSlot, keyshare: Any, kms: Any, kms_key_id: str | None,
                  invoker: Invoker) -> None:  # fmt: skip
         self.slot = slot
         self._keyshare, self._invoker = keyshare, invoker
-        enclave, self._policy = open_enclave(config, config.evaluator_id(slot))
-        store = enclave.sealed_store(KmsClient(kms, invoker), kms_key_id)
-        bundles = ActiveBundleStore(TrustPolicy(frozenset(config.enclave.bundle_key_fingerprints)),
+        enclave = open_enclave(config, config.evaluator_id(slot))
+        store = sealed_store(enclave, kms, kms_key_id, invoker)
+        bundles = ActiveBundleStore(TrustPolicy(frozenset(enclave.config.bundle_key_fingerprints)),
                                     high_water=SealedHighWaterMark(store))  # fmt: skip
-        self.core = EvaluatorCore(enclave, config.evaluator, bundles)
-        self._epoch: str | None = None
+        self.core = EvaluatorCore(enclave, bundles)
+        self._paired = False
         self._stages = StageClock()
         self._saved = config.enclave_dir(enclave.enclave_id) / SAVED_BUNDLE
         self.restore_error: str | None = None
@@ -70,7 +70,7 @@ class PolicyEvaluator:
             "pcrs": {str(i): v.hex() for i, v in enclave.sealing_pcrs().items()},
             "bundle": None if bundle is None else {"version": bundle.version, "digest": bundle.digest,
                                                    "expires": bundle.expires},  # fmt: skip
-            "paired": self._epoch is not None,
+            "paired": self._paired,
             "restore_error": self.restore_error,
         }
 
@@ -94,32 +94,34 @@ class PolicyEvaluator:
         return {"version": status.version, "digest": status.digest, "expires": status.expires}
 
     def pair(self) -> str:
-        """Pair with this host's KeyShare; returns the group key id."""
+        """Pair with this host's KeyShare: it verifies our attestation, we verify its attested
+        statement of the group key (see `EvaluatorCore.accept_group_key`). Returns the kid."""
         challenge = self._invoker.call(self._keyshare, "challenge", "pair")
         document = self.core.enclave.identity_document(challenge)
-        kid, self._epoch = self._invoker.call(self._keyshare, "pair", document)
-        self.core.set_group_key(kid)
+        statement = self._invoker.call(self._keyshare, "pair", document, self.core.pairing_challenge())
+        kid = self.core.accept_group_key(statement)
+        self._paired = True
         return kid
 
     def stats(self) -> dict[str, dict[str, float]]:
         return self._stages.snapshot()
 
     def evaluate(self, tasks: list[MintTask]) -> list[EnclaveVerdict]:
-        if self._epoch is None:
+        if not self._paired:
             self._try_pair()
         with self._stages.measure("evaluate", len(tasks)):
-            evaluation = self.core.evaluate(tasks, self._epoch or "")
+            evaluation = self.core.evaluate(tasks)
         if evaluation.sign_request is None:
             return list(evaluation.verdicts)
         try:
             results = self._invoker.call(self._keyshare, "sign", evaluation.sign_request)
         except (NotPaired, ForeignSignRequest) as exc:
             # The KeyShare restarted: its nonces are gone. Pair again for the next batch.
-            self._epoch = None
+            self._paired = False
             self._try_pair()
             return self.core.complete(evaluation, None, f"KeyShare restarted, its commitments are void ({exc})")
         except Exception as exc:  # noqa: BLE001 - the KeyShare actor may be dead or restarting
-            self._epoch = None
+            self._paired = False
             return self.core.complete(evaluation, None, f"KeyShare unavailable: {type(exc).__name__}: {exc}")
         return self.core.complete(evaluation, results)
 
@@ -127,4 +129,4 @@ class PolicyEvaluator:
         try:
             self.pair()
         except Exception:  # noqa: BLE001 - not ready yet: this batch's permits fail, the next retries
-            self._epoch = None
+            self._paired = False

@@ -15,11 +15,12 @@ import threading
 import time
 from typing import Any
 
-from accord.actors.enclave_host import KmsClient, open_enclave, placement, retry
+from accord.actors.enclave_host import open_enclave, placement, retry, sealed_store
 from accord.actors.invoke import Invoker
 from accord.actors.stats import StageClock
-from accord.cluster.config import DeploymentConfig
-from accord.cluster.topology import EnclaveSlot
+from accord.config.deployment import DeploymentConfig
+from accord.config.topology import EnclaveSlot
+from accord.enclave.group_key import GroupKeyStatement
 from accord.enclave.keyshare import KeyShareCore, KeyShareNotReady
 from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest
 from accord.errors import AccordError
@@ -28,12 +29,11 @@ PRECOMPUTE_STEP = 32
 
 
 class KeyShare:
-    def __init__(self, config: DeploymentConfig, slot: EnclaveSlot, kms: Any, kms_key_id: str,
+    def __init__(self, config: DeploymentConfig, slot: EnclaveSlot, kms: Any, kms_key_id: str | None,
                  invoker: Invoker, precompute: int = 0) -> None:  # fmt: skip
         self.slot = slot
-        enclave, policy = open_enclave(config, config.keyshare_id(slot))
-        store = enclave.sealed_store(KmsClient(kms, invoker), kms_key_id)
-        self.core = KeyShareCore(enclave, store, policy, evaluator_id=config.evaluator_id(slot))
+        enclave = open_enclave(config, config.keyshare_id(slot))
+        self.core = KeyShareCore(enclave, sealed_store(enclave, kms, kms_key_id, invoker))
         self.unseal_error: str | None = None
         self._stages = StageClock()
         self._try_unseal()
@@ -89,7 +89,7 @@ class KeyShare:
     def identity_document(self, purpose: str, challenges: list[bytes]) -> bytes:
         return self.core.identity_document(purpose, challenges)
 
-    def dkg_round1(self, documents: dict[str, bytes], min_signers: int) -> dict[str, bytes]:
+    def dkg_round1(self, documents: dict[str, bytes], min_signers: int | None = None) -> dict[str, bytes]:
         return self.core.dkg_round1(documents, min_signers)
 
     def dkg_round2(self, incoming: dict[str, bytes]) -> dict[str, bytes]:
@@ -98,11 +98,10 @@ class KeyShare:
     def dkg_finish(self, incoming: dict[str, bytes]) -> bytes:
         return self.core.dkg_finish(incoming).to_bytes()
 
-    def pair(self, document: bytes) -> tuple[str, str]:
-        """Pair with this host's evaluator; returns (group kid, epoch)."""
+    def pair(self, document: bytes, evaluator_challenge: bytes) -> GroupKeyStatement:
+        """Pair with this host's evaluator; returns the attested statement of the group key."""
         self._ready()
-        self.core.pair(document)
-        return self.core.kid, self.core.epoch
+        return self.core.pair(document, evaluator_challenge)
 
     # signing
     def commitments(self, count: int) -> CommitmentBatch:

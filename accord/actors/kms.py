@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import cbor2
 
-from accord.cluster.config import PKI_FILE, DeploymentConfig
+from accord.config.deployment import DeploymentConfig
 from accord.enclave.atomic_file import write_atomic
+from accord.enclave.configuration import KmsKind
 from accord.enclave.enclave import expected_pcrs
+from accord.enclave.errors import InvalidKmsRequestError
 from accord.enclave.kms import DecryptResponse, GenerateDataKeyResponse, KeyPolicy, Kms
-from accord.enclave.pki import SimulatedNitroPki
-from accord.enclave.timeutil import utc_now
 
 STORE_FILE = "keystore.cbor"
 ALIASES_FILE = "aliases.cbor"
@@ -23,10 +23,12 @@ SEALING_KEY_ALIAS = "alias/accord-enclave-sealing"
 
 class KmsService:
     def __init__(self, config: DeploymentConfig) -> None:
+        if config.enclave.kms.kind is not KmsKind.SIMULATED:
+            raise InvalidKmsRequestError("this deployment's measured KMS is AWS KMS; the simulated KMS does not serve it")
         self._dir = config.root / "kms"
         self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._config = config
-        root = SimulatedNitroPki.load_or_create(config.root / PKI_FILE, now=utc_now()).trusted_root()
+        root = config.trusted_root()
         store = self._dir / STORE_FILE
         self._kms = Kms.from_state(store.read_bytes(), root) if store.exists() else Kms(root)
         aliases = self._dir / ALIASES_FILE
@@ -45,7 +47,7 @@ class KmsService:
         PCRs of this release and enclave configuration."""
         key_id = self._aliases.get(SEALING_KEY_ALIAS)
         if key_id is None:
-            policy = KeyPolicy.for_pcrs(expected_pcrs(self._config.enclave), allow_debug=self._config.allow_debug)
+            policy = KeyPolicy.for_pcrs(expected_pcrs(self._config.enclave), allow_debug=self._config.enclave.allow_debug)
             key_id = self._kms.create_key(policy, description="Accord enclave sealing")
             self._aliases[SEALING_KEY_ALIAS] = key_id
             self._save()

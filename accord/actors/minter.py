@@ -16,7 +16,7 @@ from typing import Any
 
 from accord.actors.invoke import Invoker
 from accord.actors.stats import StageClock
-from accord.cluster.config import DeploymentConfig
+from accord.config.deployment import DeploymentConfig
 from accord.enclave.signing_link import CommitmentBatch
 from accord.protocols import minting
 from accord.protocols.frost.identifier import Identifier

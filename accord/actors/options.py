@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from accord.cluster.topology import EnclaveSlot
+from accord.config.topology import EnclaveSlot
 
 PIN = 0.001  # a sliver of the host's enclave resource: many actors may share a host
 

@@ -13,9 +13,9 @@ from accord.client.attested_keys import (
     AttestedEnclave,
     KeySetNotAttested,
     VerifiedKeySet,
-    simulated_deployment_policy,
     verify_key_set,
 )
+from accord.client.release import Release, ReleaseError
 from accord.client.results import (
     ApiError,
     ApprovalsRequired,
@@ -33,5 +33,5 @@ from accord.client.results import (
 __all__ = [
     "AUTHORIZE_PATH", "ApiError", "ApprovalsRequired", "ApprovalsTimeout", "AttestedEnclave", "AuthorizeResult",
     "Client", "ClientError", "DecisionError", "DecisionUnavailable", "ErrorInfo", "Forbidden", "KeySetNotAttested",
-    "PendingRequest", "RequestRejected", "VerifiedKeySet", "simulated_deployment_policy", "verify_key_set",
+    "PendingRequest", "Release", "ReleaseError", "RequestRejected", "VerifiedKeySet", "verify_key_set",
 ]  # fmt: skip

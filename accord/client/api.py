@@ -4,7 +4,7 @@
     result = client.authorize("signMessage", "ops-wallet", {"message": "hello"})
     result.raise_for_decision().token
 
-    keys = client.verified_jwks(policy)        # attestations checked before the JWKS is trusted
+    keys = client.verified_jwks(Release.load("accord-release.json"))  # attestations checked before the JWKS is trusted
     response = client.send(client.signed_resource_request("POST", vault_url, result.token, body))
 
 Every request to /v1/authorize is signed per RFC 9421 (`accord.protocols.http_signatures`,
@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 
 from accord.client.attested_keys import VerifiedKeySet, verify_key_set
+from accord.client.release import Release
 from accord.client.results import ApiError, ApprovalsTimeout, AuthorizeResult, PendingRequest
-from accord.enclave.attestation import AttestationPolicy
 from accord.enclave.timeutil import utc_now
 from accord.protocols import canonical_json
 from accord.protocols.approvals import create_approval
@@ -190,11 +190,11 @@ class Client:
         """The JWKS as the gateway serves it (unverified: see `verified_jwks`)."""
         return _json_answer(self.http.get(f"{self.base_url}/.well-known/jwks.json"))[1]
 
-    def verified_jwks(self, policy: AttestationPolicy, *, min_enclaves: int = 3,
-                      expected_bundle: str | None = None) -> VerifiedKeySet:  # fmt: skip
-        """Fetch every enclave's attestation with a fresh nonce, verify them under `policy`
-        (root, PCRs, debug), and return the JWKS only if its keys are exactly the attested
-        group keys (see `accord.client.attested_keys`)."""
+    def verified_jwks(self, release: Release, *, expected_bundle: str | None = None) -> VerifiedKeySet:
+        """Fetch every enclave's attestation with a fresh nonce, verify them against the
+        operator's `release` (root, PCRs, debug, the configured evaluators of every group),
+        and return the JWKS only if its keys are exactly the attested group keys (see
+        `accord.client.attested_keys`)."""
         nonce = os.urandom(32)
         response = self.http.get(f"{self.base_url}/v1/attestations", params={"nonce": b64url_encode(nonce)})
         status, body = _json_answer(response)
@@ -202,7 +202,7 @@ class Client:
             documents = {name: base64.b64decode(doc, validate=True) for name, doc in body["documents"].items()}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ApiError(status, f"not an attestation answer: {exc}") from exc
-        return verify_key_set(documents, self.jwks(), policy, nonce=nonce, at=utc_now(), min_enclaves=min_enclaves,
+        return verify_key_set(documents, self.jwks(), release, nonce=nonce, at=utc_now(),
                               expected_bundle=expected_bundle)  # fmt: skip
 
 

@@ -13,6 +13,7 @@ for fast tests and for exploring the protocol in one process.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,13 +29,11 @@ from accord.actors.minter import GroupSpec, TokenMinter
 from accord.bundles.keys import fingerprint, load_public_key
 from accord.bundles.sources import BundleSources, Fetcher
 from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group
-from accord.cluster.config import NAMESPACE, PKI_FILE, DeploymentConfig
+from accord.client.release import Release
 from accord.cluster.ray_auth import require_token_auth
-from accord.cluster.topology import Topology
-from accord.enclave.evaluator import EvaluatorConfig
-from accord.enclave.measurement import EnclaveConfig
-from accord.enclave.pki import SimulatedNitroPki
-from accord.enclave.timeutil import utc_now
+from accord.config.deployment import NAMESPACE, DeploymentConfig
+from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform
+from accord.enclave.errors import EnclaveConfigError
 from accord.protocols.http_signatures import HttpRequest
 from accord.protocols.minting import AuthorizationResult
 
@@ -58,22 +57,58 @@ class Handles:
     groups: list[GroupHandles] = field(default_factory=list)
 
 
-def pinned_config(state_dir: Path, public_key: bytes, pins: Sequence[str] | None) -> EnclaveConfig:
-    """The enclave configuration: the pinned admin key fingerprints, given or derived from
-    the operator's public key, and kept in the state directory (a later start with another
-    key is refused: the pins are part of the measured enclave image)."""
-    fingerprints = tuple(pins) if pins else (fingerprint(load_public_key(public_key)),)
+def measured_config(state_dir: Path, public_key: bytes, *, pins: Sequence[str] | None = None,
+                    groups: int | None = None, evaluator: EvaluatorConfig | None = None,
+                    allow_debug: bool | None = None, platform: Platform = Platform.SIMULATED,
+                    kms: KmsSettings | None = None) -> EnclaveConfig:  # fmt: skip
+    """The operator's enclave configuration (what the enclaves measure, see `EnclaveConfig`):
+    pinned admin key fingerprints (given, or derived from the operator's public key), group
+    shape, evaluator parameters, platform and KMS, a deployment id and, on simulated
+    enclaves, the simulated root's fingerprint. Recorded in the state directory at the
+    first start; a later start reuses what it does not set and is refused where it asks for
+    something else: the configuration is part of the enclave measurement, and the sealed
+    state opens only under the same one."""
     saved = state_dir / CONFIG_FILE
-    if saved.exists():
-        previous = tuple(json.loads(saved.read_text())["bundle_key_fingerprints"])
-        if pins is None and fingerprints[0] in previous:
-            fingerprints = previous
-        if set(fingerprints) != set(previous):
-            raise BootstrapError(
-                f"{saved} pins bundle keys {list(previous)}; this start asks for {list(fingerprints)}. "
-                "The pins are part of the enclave measurement: use a new state directory to change them"
-            )
-    return EnclaveConfig(bundle_key_fingerprints=fingerprints)
+    previous = _saved_config(saved)
+    fingerprints = tuple(pins) if pins else (fingerprint(load_public_key(public_key)),)
+    if previous is not None and pins is None and fingerprints[0] in previous.bundle_key_fingerprints:
+        fingerprints = previous.bundle_key_fingerprints
+    if platform is Platform.NITRO:
+        root = None  # the AWS root, fixed by EnclaveConfig
+    elif previous is not None:
+        root = previous.attestation_root  # a replaced PKI file then fails the enclaves' pin
+    else:
+        root = DeploymentConfig(str(state_dir), EnclaveConfig(fingerprints)).simulated_pki().trusted_root().sha256
+    defaults = previous or EnclaveConfig(fingerprints)
+    try:
+        config = EnclaveConfig(
+            bundle_key_fingerprints=fingerprints,
+            deployment=previous.deployment if previous else f"accord-{os.urandom(6).hex()}",
+            platform=platform, attestation_root=root,
+            allow_debug=defaults.allow_debug if allow_debug is None else allow_debug,
+            kms=kms or (defaults.kms if previous else KmsSettings()),
+            groups=groups or defaults.groups, group_size=defaults.group_size,
+            evaluator=evaluator or defaults.evaluator,
+        )  # fmt: skip
+    except EnclaveConfigError as exc:
+        raise BootstrapError(f"invalid enclave configuration: {exc}") from exc
+    if previous is not None and config != previous:
+        changed = previous.differences(config)
+        raise BootstrapError(
+            f"{saved} records a measured enclave configuration that this start changes ({', '.join(changed)}). "
+            "The configuration is part of the enclave measurement: use a new state directory to change it"
+        )
+    saved.write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+    return config
+
+
+def _saved_config(path: Path) -> EnclaveConfig | None:
+    if not path.exists():
+        return None
+    try:
+        return EnclaveConfig.from_dict(json.loads(path.read_text()))
+    except (ValueError, EnclaveConfigError) as exc:
+        raise BootstrapError(f"{path} is not an Accord {EnclaveConfig.__name__} record: {exc}") from exc
 
 
 class Deployment:
@@ -93,11 +128,13 @@ class Deployment:
         state_dir: str | Path,
         bundle: BundleSources,
         address: str | None = None,
-        groups: int = 1,
+        groups: int | None = None,
         pins: Sequence[str] | None = None,
         evaluator: EvaluatorConfig | None = None,
         token_ttl: int = 300,
-        allow_debug: bool = False,
+        allow_debug: bool | None = None,
+        platform: Platform = Platform.SIMULATED,
+        kms: KmsSettings | None = None,
         namespace: str = NAMESPACE,
         ray_options: dict[str, Any] | None = None,
     ) -> Deployment:
@@ -108,7 +145,8 @@ class Deployment:
 
         from accord.actors.options import remote
 
-        config = cls._config(state_dir, bundle, groups, pins, evaluator, token_ttl, allow_debug, namespace)
+        config = cls._config(state_dir, bundle, token_ttl, namespace, pins=pins, groups=groups, evaluator=evaluator,
+                             allow_debug=allow_debug, platform=platform, kms=kms)  # fmt: skip
         if not ray.is_initialized():
             if address is None:
                 ray.init(address="local", resources=config.topology.resources(), include_dashboard=False,
@@ -121,8 +159,10 @@ class Deployment:
             name = config.actor_name(role, slot)
             return remote(service, role, name, namespace, slot).remote(*args)
 
-        kms = make(KmsService, "kms", config)
-        key_id = invoker.call(kms, "sealing_key")
+        kms, key_id = None, None
+        if config.enclave.kms.kind is KmsKind.SIMULATED:
+            kms = make(KmsService, "kms", config)
+            key_id = invoker.call(kms, "sealing_key")
         members = []
         for g in range(config.topology.groups):
             slots = config.topology.group(g)
@@ -138,11 +178,12 @@ class Deployment:
         return deployment
 
     @classmethod
-    def in_process(cls, *, state_dir: str | Path, bundle: BundleSources, groups: int = 1,
+    def in_process(cls, *, state_dir: str | Path, bundle: BundleSources, groups: int | None = None,
                    pins: Sequence[str] | None = None, evaluator: EvaluatorConfig | None = None,
-                   token_ttl: int = 300, allow_debug: bool = False) -> Deployment:  # fmt: skip
+                   token_ttl: int = 300, allow_debug: bool | None = None) -> Deployment:  # fmt: skip
         """The same services in this process, without Ray (tests, exploration)."""
-        config = cls._config(state_dir, bundle, groups, pins, evaluator, token_ttl, allow_debug, NAMESPACE)
+        config = cls._config(state_dir, bundle, token_ttl, NAMESPACE, pins=pins, groups=groups, evaluator=evaluator,
+                             allow_debug=allow_debug)  # fmt: skip
         invoker = DirectInvoker()
         kms = KmsService(config)
         key_id = kms.sealing_key()
@@ -158,16 +199,14 @@ class Deployment:
         return deployment
 
     @staticmethod
-    def _config(state_dir, bundle, groups, pins, evaluator, token_ttl, allow_debug, namespace) -> DeploymentConfig:
+    def _config(state_dir, bundle: BundleSources, token_ttl: int, namespace: str, **measured) -> DeploymentConfig:
         root = Path(state_dir).resolve()
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         public_key = Fetcher().fetch(bundle.public_key, 64 * 1024)
-        enclave = pinned_config(root, public_key, pins)
-        (root / CONFIG_FILE).write_text(json.dumps({"bundle_key_fingerprints": list(enclave.bundle_key_fingerprints)}))
-        SimulatedNitroPki.load_or_create(root / PKI_FILE, now=utc_now())
-        return DeploymentConfig(state_dir=str(root), enclave=enclave, topology=Topology(groups=groups),
-                                evaluator=evaluator or EvaluatorConfig(), token_ttl=token_ttl,
-                                allow_debug=allow_debug, namespace=namespace)  # fmt: skip
+        enclave = measured_config(root, public_key, **measured)
+        if not 0 < token_ttl <= enclave.evaluator.max_token_lifetime:
+            raise BootstrapError(f"token_ttl {token_ttl} s is outside the enclaves' 1..{enclave.evaluator.max_token_lifetime}")
+        return DeploymentConfig(state_dir=str(root), enclave=enclave, token_ttl=token_ttl, namespace=namespace)
 
     def _bootstrap(self, bundle: BundleSources) -> None:
         invoker, handles = self._invoker, self.handles
@@ -191,7 +230,8 @@ class Deployment:
         invoker = RayInvoker()
         minter = ray.get_actor(f"accord-{MINTER}", namespace=namespace)
         config: DeploymentConfig = invoker.call(minter, "config")
-        handles = Handles(kms=ray.get_actor("accord-kms", namespace=namespace),
+        kms = ray.get_actor("accord-kms", namespace=namespace) if config.enclave.kms.kind is KmsKind.SIMULATED else None
+        handles = Handles(kms=kms,
                           verifier=ray.get_actor("accord-bundle-verifier", namespace=namespace), minter=minter)  # fmt: skip
         for g in range(config.topology.groups):
             slots = config.topology.group(g)
@@ -229,6 +269,15 @@ class Deployment:
         evaluators = [ev for group in self.handles.groups for ev in group.evaluators]
         ids = [e for group in self.handles.groups for e in group.evaluator_ids]
         return dict(zip(ids, self._invoker.gather([(ev, "attestation", (nonce,)) for ev in evaluators])))
+
+    def release(self) -> Release:
+        """The release clients verify this deployment against (see `accord.client.release`),
+        computed here from the operator's configuration and this release's code. Publish it
+        beside the JWKS URL; clients never read it from the state directory."""
+        if self.config.enclave.platform is Platform.NITRO:
+            raise BootstrapError("a Nitro release's PCRs are those of the enclave image build: "
+                                 "make it with Release(config, pcrs) from the build's measurements")  # fmt: skip
+        return Release.simulated(self.config.enclave, self.config.trusted_root())
 
     def load_bundle(self, bundle: BundleSources) -> dict[str, Any]:
         """Fetch, verify and activate a new bundle revision on every evaluator."""
@@ -271,7 +320,7 @@ class Deployment:
                 ray.kill(handle, no_restart=True)
 
     def _all_handles(self) -> list[Any]:
-        handles = [self.handles.minter, self.handles.verifier, self.handles.kms]
+        handles = [h for h in (self.handles.minter, self.handles.verifier, self.handles.kms) if h is not None]
         for group in self.handles.groups:
             handles += group.evaluators + group.keyshares
         return handles

@@ -52,13 +52,15 @@ def cluster_address(state_dir: Path, address: str | None) -> str:
 @click.option("--num-cpus", type=int, help="CPUs the local Ray head offers (default: all).")
 @click.option("--public-url", "public_urls", multiple=True,
               help="Origin(s) clients sign requests for (e.g. https://accord.example.com); others are refused.")
-def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, public_urls) -> None:
+@click.option("--release-out", default="accord-release.json", show_default=True,
+              help="Where to write the release clients verify the enclaves against (publish it beside the JWKS URL).")
+def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, public_urls, release_out) -> None:
     """Start a deployment and return once it is ready; it keeps running after this command."""
     from accord.bundles.sources import BundleSources, as_url
     from accord.cluster.deployment import Deployment
     from accord.cluster.local_cluster import start_head
-    from accord.cluster.topology import Topology
-    from accord.enclave.evaluator import EvaluatorConfig
+    from accord.config.topology import Topology
+    from accord.enclave.configuration import EvaluatorConfig
 
     root = _state_dir(state_dir)
     sources = BundleSources(bundle=as_url(bundle), signature=as_url(signature), public_key=as_url(pubkey))
@@ -68,9 +70,10 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
         address = started.address
         click.echo(f"started a local Ray cluster at {address} (stop it with `accord down --state-dir {state_dir}`)")
     try:
-        evaluator = EvaluatorConfig(public_origins=tuple(origin(u) for u in public_urls))
+        evaluator = EvaluatorConfig(public_origins=tuple(origin(u) for u in public_urls)) if public_urls else None
         deployment = Deployment.start(state_dir=root, bundle=sources, address=address, groups=groups,
                                       pins=list(pins) or None, evaluator=evaluator)  # fmt: skip
+        written = deployment.release().save(release_out)
     except (AccordError, Exception) as exc:
         if started is not None:
             from accord.cluster.local_cluster import stop_head
@@ -79,21 +82,25 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
         raise click.ClickException(f"deployment failed: {type(exc).__name__}: {exc}") from exc
     jwks = deployment.jwks()
     click.echo(f"ready: {len(jwks['keys'])} signing group(s), kids {[k['kid'] for k in jwks['keys']]}")
+    click.echo(f"release written to {written}: publish it for clients (accord.client.Release.load)")
 
 
 @click.command()
 @click.option("--address", help="Ray cluster address (default: the one `accord up` recorded).")
 @click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True)
+@click.option("--release", "release_file", help="Verify against this published release (default: this code's).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(address, state_dir, as_json) -> None:
-    """Enclaves (PCRs, attestation validity), active bundle revision and digest, group keys."""
+def status(address, state_dir, release_file, as_json) -> None:
+    """Enclaves (PCRs, attestation validity), active bundle revision, digest and expiry,
+    group keys and whether the JWKS is exactly the attested keys."""
+    from accord.client.release import Release
     from accord.cluster.deployment import Deployment
     from accord.cluster.inspect import describe
 
     root = _state_dir(state_dir)
     try:
         deployment = Deployment.connect(cluster_address(root, address))
-        report = describe(deployment)
+        report = describe(deployment, Release.load(release_file) if release_file else None)
     except AccordError as exc:
         raise click.ClickException(str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - Ray's connection errors
@@ -101,12 +108,15 @@ def status(address, state_dir, as_json) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
+    click.echo(f"deployment {report['deployment']}: JWKS {report['jwks']}")
     for group in report["groups"]:
         click.echo(f"signing group {group['index']}: kid {group['kid']}")
         for enclave in group["enclaves"]:
             bundle = enclave.get("bundle") or {}
+            expiry = (f"EXPIRED at {bundle.get('expires')}" if bundle.get("expired")
+                      else f"expires {bundle.get('expires')} ({bundle.get('seconds_left')} s left)")  # fmt: skip
             click.echo(f"  {enclave['enclave_id']}: attestation {enclave['attestation']}, "
-                       f"bundle v{bundle.get('version')} {str(bundle.get('digest'))[:16]}..., "
+                       f"bundle v{bundle.get('version')} {str(bundle.get('digest'))[:16]}..., {expiry}, "
                        f"PCR0 {str(enclave.get('pcrs', {}).get('0', ''))[:16]}...")  # fmt: skip
     if not report["healthy"]:
         sys.exit(1)

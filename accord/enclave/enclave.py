@@ -1,19 +1,23 @@
 """An enclave as the rest of Accord sees it: an NSM, keys generated inside, and the calls
 that attest, verify peers, talk to the KMS, seal state and open channels.
 
-`Enclave.open` picks the real NSM when /dev/nsm exists and the simulated one otherwise.
-Nothing here is picklable: the object holds private keys and lives in one process (the
-actor that owns it).
+`Enclave.open` picks the NSM, the attestation root and so the peers it will trust from the
+measured configuration, never from what it finds on the host: a Nitro configuration needs
+/dev/nsm and trusts only the AWS root; a simulated one trusts the simulated PKI only if its
+root is the one the configuration pins. Nothing here is picklable: the object holds private
+keys and lives in one process (the actor that owns it).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from accord.enclave.attestation import AttestationPolicy
 from accord.enclave.channel import SecureChannel
-from accord.enclave.errors import EnclaveConfigError
+from accord.enclave.configuration import Platform
+from accord.enclave.errors import EnclaveConfigError, NsmUnavailableError, RootPinMismatchError
 from accord.enclave.identity import IdentityKeys, PeerIdentity
 from accord.enclave.kms import RecipientKey
 from accord.enclave.measurement import EnclaveConfig, measure
@@ -23,6 +27,7 @@ from accord.enclave.pki import SimulatedNitroPki
 from accord.enclave.sealing import SEALED_PCRS, KmsClient, SealedStore
 from accord.enclave.simulated_nsm import SimulatedNsm
 from accord.enclave.timeutil import Clock, utc_now
+from accord.enclave.trust import TrustedRoot, aws_nitro_root_g1
 from accord.protocols.secret import SecretBytes, SecretLeakError
 
 _ENCLAVE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -36,11 +41,17 @@ def expected_pcrs(config: EnclaveConfig) -> dict[int, bytes]:
 class Enclave:
     """One enclave: its NSM, identity keys, Recipient key and state directory."""
 
-    def __init__(self, *, enclave_id: str, config: EnclaveConfig, state_dir: Path, nsm: Nsm,
+    def __init__(self, *, enclave_id: str, config: EnclaveConfig, state_dir: Path, nsm: Nsm, root: TrustedRoot,
                  clock: Clock = utc_now) -> None:  # fmt: skip
         if not isinstance(enclave_id, str) or not _ENCLAVE_ID.fullmatch(enclave_id):
             raise EnclaveConfigError(f"enclave id {enclave_id!r} must be 1-64 letters, digits, '.', '_' or '-'")
+        if config.attestation_root is not None and root.sha256 != config.attestation_root:
+            raise RootPinMismatchError(
+                f"the attestation root offered to enclave {enclave_id!r} has SHA-256 {root.sha256}; "
+                f"the measured configuration pins {config.attestation_root}"
+            )
         self.enclave_id = enclave_id
+        self.trusted_root = root
         self.config = config
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -53,18 +64,30 @@ class Enclave:
     def simulated(cls, *, enclave_id: str, config: EnclaveConfig, state_dir: Path, pki: SimulatedNitroPki,
                   debug: bool = False, clock: Clock = utc_now) -> Enclave:  # fmt: skip
         """An enclave on the simulated NSM, measured from the running code and `config`."""
+        if config.platform is not Platform.SIMULATED:
+            raise EnclaveConfigError(f"the measured platform is {config.platform.value}; this enclave would be simulated")
         nsm = SimulatedNsm(pki=pki, measurement=measure(config), instance_id=enclave_id, debug=debug, clock=clock)
-        return cls(enclave_id=enclave_id, config=config, state_dir=state_dir, nsm=nsm, clock=clock)
+        return cls(enclave_id=enclave_id, config=config, state_dir=state_dir, nsm=nsm, root=pki.trusted_root(),
+                   clock=clock)  # fmt: skip
 
     @classmethod
-    def open(cls, *, enclave_id: str, config: EnclaveConfig, state_dir: Path, pki: SimulatedNitroPki | None = None,
-             debug: bool = False, clock: Clock = utc_now) -> Enclave:  # fmt: skip
-        """The real NSM when /dev/nsm exists, else the simulated one (which needs `pki`)."""
-        if NitroNsm.available():
-            return cls(enclave_id=enclave_id, config=config, state_dir=state_dir, nsm=NitroNsm(), clock=clock)
-        if pki is None:
-            raise EnclaveConfigError("no /dev/nsm here, and no simulated PKI was given")
-        return cls.simulated(enclave_id=enclave_id, config=config, state_dir=state_dir, pki=pki, debug=debug, clock=clock)
+    def open(cls, *, enclave_id: str, config: EnclaveConfig, state_dir: Path,
+             simulated_pki: Callable[[], SimulatedNitroPki] | None = None, clock: Clock = utc_now) -> Enclave:  # fmt: skip
+        """The enclave the measured configuration describes: on Nitro the real NSM (refused
+        when /dev/nsm is absent) under the AWS root; simulated, the simulated NSM under the
+        PKI `simulated_pki()` returns, whose root must be the pinned one. Debug mode only
+        where the configuration allows it."""
+        if config.platform is Platform.NITRO:
+            if not NitroNsm.available():
+                raise NsmUnavailableError("the measured platform is nitro but this host has no /dev/nsm")
+            return cls(enclave_id=enclave_id, config=config, state_dir=state_dir, nsm=NitroNsm(),
+                       root=aws_nitro_root_g1(), clock=clock)  # fmt: skip
+        if config.attestation_root is None:
+            raise EnclaveConfigError("the measured configuration pins no attestation root")
+        if simulated_pki is None:
+            raise EnclaveConfigError("a simulated enclave needs the simulated PKI")
+        return cls.simulated(enclave_id=enclave_id, config=config, state_dir=state_dir, pki=simulated_pki(),
+                             debug=config.allow_debug, clock=clock)  # fmt: skip
 
     # --- attestation ---
 
@@ -95,8 +118,19 @@ class Enclave:
         """Sign `data` with the attested identity key (peers verify with `PeerIdentity.verify`)."""
         return self._identity.sign(data)
 
-    def verify_peer(self, document: bytes, policy: AttestationPolicy, *, nonce: bytes | None) -> PeerIdentity:
-        """Verify a peer's identity document now, under `policy`, against our `nonce`."""
+    def peer_policy(self) -> AttestationPolicy:
+        """What this enclave accepts from a peer: a document chaining to the pinned root,
+        with this enclave's own PCR0/1/2 (the same code and measured configuration), debug
+        only when the configuration allows it."""
+        if self.config.attestation_root is None:
+            raise EnclaveConfigError("the measured configuration pins no attestation root")
+        return AttestationPolicy(self.trusted_root, self.sealing_pcrs(), allow_debug=self.config.allow_debug)
+
+    def verify_peer(self, document: bytes, policy: AttestationPolicy | None = None, *,
+                    nonce: bytes | None) -> PeerIdentity:  # fmt: skip
+        """Verify a peer's identity document now, under `policy` (default: `peer_policy()`),
+        against our `nonce`."""
+        policy = policy or self.peer_policy()
         return PeerIdentity.from_document(policy.verify(document, at=self._clock(), nonce=nonce))
 
     def channel(self, peer: PeerIdentity, session_id: bytes) -> SecureChannel:

@@ -1,8 +1,13 @@
 """A policy evaluator inside an enclave (pure: the PolicyEvaluator actor only relays).
 
+Its parameters (issuer, audience, skews, lifetimes, origins, engine) come from the measured
+configuration (`EnclaveConfig.evaluator`), and its group key only from its own KeyShare's
+attested statement (`group_key.accept_statement`): the host relays both, it chooses neither.
+
 For each MintTask the evaluator, trusting nothing the host says except the request bytes:
 
-1. checks the coordinator's `iat` against its own clock (allowed skew) and the token lifetime;
+1. checks the coordinator's `iat` against its own clock (allowed skew) and the token lifetime,
+   and refuses to decide at all once the active bundle has expired at `iat`;
 2. verifies the principal's RFC 9421 signature itself, against the key the signed bundle
    gives that principal, at time `iat`, and records the nonce in its replay cache;
 3. parses the request, verifies the approvals (signed by other principals' keys over the
@@ -17,6 +22,7 @@ identical verdicts and their shares combine; a divergent one cannot make a token
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -33,7 +39,10 @@ from accord.bundles.principals import PrincipalIndex
 from accord.bundles.spending import SpendingLedger
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import VerifiedBundle
+from accord.enclave.configuration import EvaluatorConfig, Role, keyshare_id
 from accord.enclave.enclave import Enclave
+from accord.enclave.errors import EnclaveConfigError
+from accord.enclave.group_key import AcceptedGroupKey, GroupKeyNotAttested, GroupKeyStatement, accept_statement
 from accord.enclave.signing_link import ShareResult, SignRequest, request_digest
 from accord.protocols import minting
 from accord.protocols.approvals import verify_approval
@@ -53,25 +62,8 @@ from accord.protocols.secret import SecretLeakError
 from accord.protocols.tokens import TokenClaims, signing_input, token_header
 
 AUTHORIZE_PATH = "/v1/authorize"
-STATUS_CLAIM = "accord-evaluator-status-v1"
+STATUS_CLAIM = "accord-evaluator-status-v2"
 HISTORY_SECONDS = 32 * 86400  # longest spending window (30 d rolling, calendar month) + margin
-
-
-@dataclass(frozen=True)
-class EvaluatorConfig:
-    """What an evaluator enforces beyond the bundle. Part of the deployment configuration."""
-
-    issuer: str = "accord"
-    audience: str = "accord-resource-servers"
-    clock_skew: int = 30  # |iat - this enclave's clock| allowed, seconds
-    signature_skew: int = 30  # RFC 9421 created/expires tolerance
-    max_token_lifetime: int = 3600
-    approval_max_age: int = 7 * 86400
-    engine: str = "regorus"
-    # Origins ("https://accord.example.com") requests may be signed for; empty: any origin
-    # (the path must still be /v1/authorize). Set it so that a request signed for another
-    # deployment that knows the same principal keys is refused here.
-    public_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,25 +86,52 @@ class Evaluation:
 class EvaluatorCore:
     """One enclave's evaluator: active bundle and engine, replay cache, spending history."""
 
-    def __init__(self, enclave: Enclave, config: EvaluatorConfig, store: ActiveBundleStore,
-                 *, clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+    def __init__(self, enclave: Enclave, store: ActiveBundleStore, *, clock: Callable[[], float] = time.time) -> None:
+        member = enclave.config.member(enclave.enclave_id)
+        if member.role is not Role.EVALUATOR:
+            raise EnclaveConfigError(f"{enclave.enclave_id!r} is configured as a {member.role.value}, not an evaluator")
         self.enclave = enclave
-        self.config = config
+        self.group = member.group
+        self._keyshare_id = keyshare_id(member.group, member.index)
+        self.config: EvaluatorConfig = enclave.config.evaluator
         self._store = store
         self._clock = clock
         self._engine: PolicyEngine | None = None
         self._principals: PrincipalIndex | None = None
-        self._replay = ReplayCache(skew=config.signature_skew)
+        self._replay = ReplayCache(skew=self.config.signature_skew)
         self._ledger = SpendingLedger(retention=HISTORY_SECONDS)
+        self._group_key: AcceptedGroupKey | None = None
         self._kid: str | None = None
         self._token_header = b""
+        self._pair_nonce: bytes | None = None
 
-    # --- configuration ---
+    # --- the group key, from this host's KeyShare ---
 
-    def set_group_key(self, kid: str) -> None:
-        """The group key id tokens are signed under (from this host's KeyShare)."""
+    def pairing_challenge(self) -> bytes:
+        """A fresh nonce the KeyShare's statement of its group key must carry."""
+        self._pair_nonce = os.urandom(32)
+        return self._pair_nonce
+
+    def accept_group_key(self, statement: GroupKeyStatement) -> str:
+        """Verify this host's KeyShare's statement (see `group_key.accept_statement`) and
+        sign tokens under its kid from now on; returns the kid. On failure the previous
+        key stays and GroupKeyNotAttested (or GroupShapeMismatch) says why."""
+        nonce, self._pair_nonce = self._pair_nonce, None
+        if nonce is None:
+            raise GroupKeyNotAttested("no pairing challenge is outstanding (pairing_challenge first)")
+        accepted = accept_statement(self.enclave, statement, nonce=nonce, keyshare_id=self._keyshare_id, group=self.group)
+        self._group_key = accepted
+        self._set_kid(accepted.kid)
+        return accepted.kid
+
+    def _set_kid(self, kid: str) -> None:
         self._kid = kid
         self._token_header = token_header(kid)
+
+    @property
+    def keyshare_epoch(self) -> str | None:
+        """The epoch of the KeyShare instance that made the accepted statement."""
+        return self._group_key.epoch if self._group_key else None
 
     def activate(self, bundle: bytes, *, signature: bytes, public_key: bytes) -> BundleStatus:
         """Verify a bundle inside the enclave (pinned key, rollback, expiry), load it into a
@@ -135,19 +154,24 @@ class EvaluatorCore:
 
     def attestation(self, nonce: bytes | None = None) -> bytes:
         """An attestation document for clients: `public_key` is the identity key, `user_data`
-        CBOR [STATUS_CLAIM, enclave id, group kid, active bundle digest], so a client that
-        verifies it (root, PCRs, its nonce) learns which group key and which policy this
-        attested code signs with, and can trust the JWKS entry with that kid."""
+        CBOR [STATUS_CLAIM, deployment, group, enclave id, group kid, group binding digest,
+        active bundle digest], so a client that verifies it (root, PCRs, its nonce) learns
+        which group key, bound to which members, and which policy this attested code signs
+        with, and can trust the JWKS entry with that kid once every evaluator of the group
+        says the same."""
         status = self.bundle_status()
-        fields = [STATUS_CLAIM, self.enclave.enclave_id, self._kid or "", status.digest if status else ""]
+        binding = self._group_key.binding.digest() if self._group_key else ""
+        fields = [STATUS_CLAIM, self.enclave.config.deployment, self.group, self.enclave.enclave_id, self._kid or "",
+                  binding, status.digest if status else ""]  # fmt: skip
         return self.enclave.attest(nonce=nonce, public_key=self.enclave.identity_public_key(),
                                    user_data=cbor2.dumps(fields))  # fmt: skip
 
     # --- evaluation ---
 
-    def evaluate(self, tasks: Sequence[MintTask], keyshare_epoch: str) -> Evaluation:
+    def evaluate(self, tasks: Sequence[MintTask]) -> Evaluation:
         """Decide every task; permits come back without a share, with the signed request
         for this host's KeyShare (`complete` attaches its answer)."""
+        keyshare_epoch = self.keyshare_epoch or ""
         verdicts = tuple(self._decide(task) for task in tasks)
         pending = tuple(i for i, v in enumerate(verdicts) if v.status is Status.PERMIT)
         if not pending:
@@ -188,6 +212,10 @@ class EvaluatorCore:
             return rejected(minting.MALFORMED, f"token lifetime {task.exp - task.iat} s is outside 1..{self.config.max_token_lifetime}")
         if self._engine is None or self._principals is None or self._kid is None:
             return rejected(minting.NOT_READY, "no active bundle or group key in this enclave yet")
+        expires = active.revision.expires
+        if task.iat >= expires.timestamp():
+            return rejected(minting.BUNDLE_EXPIRED, f"bundle version {active.revision.version} expired at "
+                            f"{expires.isoformat()}; this enclave decides nothing until a newer one is activated")  # fmt: skip
         request = task.request
         target = urlsplit(request.url)
         if request.method != "POST" or target.path != AUTHORIZE_PATH:

@@ -7,6 +7,11 @@ the enclave id and PCRs) and unsealed on the next start. Nonces live only in mem
 restart the pool is empty and every commitment handed out before is void (a new `epoch`
 tells the coordinator so). The KeyShare signs only batches its own evaluator signed (see
 `signing_link`), and only JWS signing inputs of access tokens under its own group key.
+
+What the host cannot choose: the DKG's participants and threshold (the measured group of
+`EnclaveConfig`), the peers (attested, same PCRs), the group a sealed share belongs to (its
+`GroupBinding` is checked on unsealing), the participants of a signing package (exactly
+the group), and what the KeyShare tells its evaluator (an attested `GroupKeyStatement`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from collections.abc import Mapping, Sequence
 
 import cbor2
 
-from accord.enclave.attestation import AttestationPolicy
+from accord.enclave.configuration import Role, evaluator_id
 from accord.enclave.dkg_transport import DkgParticipant, DkgSession
 from accord.enclave.enclave import Enclave
-from accord.enclave.errors import EnclaveError
+from accord.enclave.errors import EnclaveConfigError, EnclaveError
+from accord.enclave.group_key import GroupBinding, GroupKeyStatement, GroupShapeMismatch, statement_digest
 from accord.enclave.identity import PeerIdentity
 from accord.enclave.sealing import SealedStore
 from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest
@@ -31,12 +37,12 @@ from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from accord.protocols.frost.round1 import NoncePool, SigningCommitments, SigningNonces, commit_batch
 from accord.protocols.frost.round2 import sign_in_context
 from accord.protocols.frost.signing_package import SigningPackage, ValidatedCommitments
-from accord.protocols.jwk import PublicJwk, b64url_encode
+from accord.protocols.jwk import b64url_encode
 from accord.protocols.secret import SecretBytes, SecretLeakError
 from accord.protocols.tokens import token_header
 
 SHARE_OBJECT = "frost-keyshare"
-_SEALED_FORMAT = "accord-keyshare-v1"
+_SEALED_FORMAT = "accord-keyshare-v2"
 MAX_BATCH = 4096
 MAX_POOL = 65536  # unused nonces held at most
 
@@ -62,11 +68,6 @@ class ForeignSignRequest(KeyShareError):
     KeyShare instance."""
 
 
-def group_key_id(public: PublicKeyPackage) -> str:
-    """The group key's `kid`: the RFC 7638 thumbprint of its JWK."""
-    return PublicJwk.from_dict(public.verifying_key.to_jwk()).thumbprint
-
-
 def joint_nonce(challenges: Sequence[bytes]) -> bytes:
     """The attestation nonce every participant of a bootstrap step uses: a hash over all
     participants' fresh challenges, so each verifier knows the documents are fresh for it."""
@@ -79,14 +80,17 @@ def joint_nonce(challenges: Sequence[bytes]) -> bytes:
 class KeyShareCore:
     """The enclave side of a KeyShare actor (pure: the actor only relays its calls)."""
 
-    def __init__(self, enclave: Enclave, store: SealedStore, policy: AttestationPolicy,
-                 *, evaluator_id: str) -> None:  # fmt: skip
+    def __init__(self, enclave: Enclave, store: SealedStore) -> None:
+        member = enclave.config.member(enclave.enclave_id)
+        if member.role is not Role.KEYSHARE:
+            raise EnclaveConfigError(f"{enclave.enclave_id!r} is configured as an {member.role.value}, not a KeyShare")
         self.enclave = enclave
+        self.group = member.group
         self._store = store
-        self._policy = policy
-        self._evaluator_id = evaluator_id
+        self._evaluator_id = evaluator_id(member.group, member.index)
         self.epoch = os.urandom(8).hex()
         self._key: KeyPackage | None = None
+        self.binding: GroupBinding | None = None
         self.public: PublicKeyPackage | None = None
         self.kid: str | None = None
         self._pool: NoncePool | None = None
@@ -110,18 +114,26 @@ class KeyShareCore:
         """Load the sealed share (KMS + attestation); raises UnsealError or a KMS error."""
         secret = self._store.unseal(SHARE_OBJECT)
         try:
-            fmt, key_bytes, public_bytes = cbor2.loads(secret.reveal())
+            fmt, key_bytes, binding_bytes = cbor2.loads(secret.reveal())
+        except (ValueError, TypeError) as exc:
+            raise KeyShareError(f"sealed share does not decode: {exc}") from None
         finally:
             secret.wipe()
         if fmt != _SEALED_FORMAT:
             raise KeyShareError(f"sealed share has format {fmt!r}, expected {_SEALED_FORMAT!r}")
-        self._install(KeyPackage.from_bytes(SecretBytes(key_bytes)), PublicKeyPackage.from_bytes(public_bytes))
+        binding = GroupBinding.from_bytes(binding_bytes)
+        binding.check(self.enclave.config, self.group)
+        self._install(KeyPackage.from_bytes(SecretBytes(key_bytes)), binding)
         return self.public
 
-    def _install(self, key: KeyPackage, public: PublicKeyPackage) -> None:
+    def _install(self, key: KeyPackage, binding: GroupBinding) -> None:
+        public = binding.public
+        if key.identifier != binding.identifier_of(self.enclave.enclave_id):
+            raise GroupShapeMismatch(f"share of participant {key.identifier.value}, but {self.enclave.enclave_id!r} is "
+                                     f"participant {binding.identifier_of(self.enclave.enclave_id).value} of its group")  # fmt: skip
         if public.verifying_shares.get(key.identifier) != key.verifying_share:
             raise KeyShareError("key package and public key package disagree on this participant's verifying share")
-        self._key, self.public, self.kid = key, public, group_key_id(public)
+        self._key, self.binding, self.public, self.kid = key, binding, public, binding.kid
         self._token_header = b64url_encode(token_header(self.kid)).encode("ascii")
         self._pool = NoncePool(key.signing_share)
         self._own = ValidatedCommitments()
@@ -129,7 +141,7 @@ class KeyShareCore:
     def _seal(self) -> None:
         key_bytes = self._key.to_bytes()
         try:
-            blob = SecretBytes(cbor2.dumps([_SEALED_FORMAT, key_bytes.reveal(), self.public.to_bytes()]))
+            blob = SecretBytes(cbor2.dumps([_SEALED_FORMAT, key_bytes.reveal(), self.binding.to_bytes()]))
         finally:
             key_bytes.wipe()
         try:
@@ -161,15 +173,25 @@ class KeyShareCore:
         nonce = self._challenges.get(purpose)
         if nonce is None:
             raise KeyShareError(f"no {purpose} step is under way")
-        return self.enclave.verify_peer(document, self._policy, nonce=nonce)
+        return self.enclave.verify_peer(document, nonce=nonce)
 
     # --- the DKG, over attested channels ---
 
-    def dkg_round1(self, documents: Mapping[str, bytes], min_signers: int) -> dict[str, bytes]:
+    def dkg_round1(self, documents: Mapping[str, bytes], min_signers: int | None = None) -> dict[str, bytes]:
         """Verify every peer's identity document (PCR policy, joint nonce), open channels and
-        run DKG round 1. `documents`: enclave id -> identity document, ours included."""
+        run DKG round 1. `documents`: enclave id -> identity document, ours included; they
+        must be exactly the measured group, and `min_signers` (if the host says one) its
+        threshold."""
         if self._key is not None:
             raise KeyShareAlreadyProvisioned("this KeyShare already holds a share; refresh it instead of a new DKG")
+        config = self.enclave.config
+        expected = config.keyshare_ids(self.group)
+        if set(documents) != set(expected):
+            missing, extra = sorted(set(expected) - set(documents)), sorted(set(documents) - set(expected))
+            raise GroupShapeMismatch(f"DKG participants differ from the measured group {list(expected)}: "
+                                     f"missing {missing}, extra {extra}")  # fmt: skip
+        if min_signers is not None and min_signers != config.threshold:
+            raise GroupShapeMismatch(f"DKG threshold {min_signers} differs from the measured {config.threshold}-of-{len(expected)}")
         nonce = self._challenges.get("dkg")
         if nonce is None:
             raise KeyShareError("dkg_round1 needs identity_document('dkg', ...) first")
@@ -181,7 +203,7 @@ class KeyShareCore:
             if peer.enclave_id != enclave_id:
                 raise KeyShareError(f"document offered for {enclave_id!r} attests enclave {peer.enclave_id!r}")
             peers[enclave_id] = peer
-        session = DkgSession.create(sorted(documents), min_signers, nonce)
+        session = DkgSession.create(sorted(documents), config.threshold, nonce)
         channels = {e: self.enclave.channel(p, session.session_id) for e, p in peers.items()}
         self._dkg = DkgParticipant(self.enclave.enclave_id, session, channels)
         return self._dkg.round1()
@@ -195,7 +217,7 @@ class KeyShareCore:
         key, public = participant.finish(incoming)
         self._dkg = None
         self._challenges.pop("dkg", None)
-        self._install(key, public)
+        self._install(key, GroupBinding.for_config(self.enclave.config, self.group, public))
         self._seal()
         return public
 
@@ -206,18 +228,27 @@ class KeyShareCore:
 
     # --- pairing with the evaluator of the same enclave host ---
 
-    def pair(self, document: bytes) -> None:
+    def pair(self, document: bytes, evaluator_challenge: bytes) -> GroupKeyStatement:
         """Accept the evaluator whose identity document (with our 'pair' challenge as nonce)
-        verifies under the PCR policy and names this host's evaluator."""
+        verifies under the PCR policy and names this host's evaluator, and answer with our
+        attested statement of the group key (nonce: the evaluator's own challenge)."""
+        if self._key is None:
+            raise KeyShareNotReady("this KeyShare holds no share yet")
         nonce = self._challenges.pop("pair", None)
         if nonce is None:
             raise KeyShareError("pairing needs challenge('pair') first")
-        peer = self.enclave.verify_peer(document, self._policy, nonce=nonce)
+        if not isinstance(evaluator_challenge, bytes) or not 16 <= len(evaluator_challenge) <= 64:
+            raise KeyShareError("the evaluator's pairing challenge must be 16..64 bytes")
+        peer = self.enclave.verify_peer(document, nonce=nonce)
         if peer.enclave_id != self._evaluator_id:
             raise ForeignSignRequest(
                 f"enclave {peer.enclave_id!r} is not this host's evaluator ({self._evaluator_id!r})"
             )
         self._evaluator = peer
+        binding = self.binding.to_bytes()
+        digest = statement_digest(self.enclave.enclave_id, peer.enclave_id, self.epoch, binding)
+        return GroupKeyStatement(self.enclave.identity_document(evaluator_challenge), peer.enclave_id, self.epoch,
+                                 binding, self.enclave.identity_sign(digest))  # fmt: skip
 
     # --- signing ---
 
@@ -282,12 +313,16 @@ class KeyShareCore:
             listed = package.commitments.get(self._key.identifier)
             if listed is None:
                 return ShareResult(error="the signing package has no commitments for this signer")
+            signers, group = set(package.commitments), set(self.public.verifying_shares)
+            if signers != group:
+                raise GroupShapeMismatch(f"signing package participants {sorted(i.value for i in signers)} are not "
+                                         f"the group's {sorted(i.value for i in group)}")  # fmt: skip
             with self._lock:
                 nonces = self._pool.take(listed)
             context = SigningContext(package, self._key.verifying_key)
-            share = sign_in_context(context, nonces, self._key)
+            share = sign_in_context(context, nonces, self._key, group=self.public)
             return ShareResult(share=context.group_commitment().encoding + share.to_bytes())
-        except (FrostError, KeyShareError) as exc:
+        except (FrostError, KeyShareError, GroupShapeMismatch) as exc:
             return ShareResult(error=f"{type(exc).__name__}: {exc}")
 
     def _check_token_input(self, message: bytes) -> None:

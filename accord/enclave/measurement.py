@@ -8,7 +8,8 @@ application. The simulation measures the real equivalents of the running process
 - PCR1 (runtime): SHA-384 over the Python implementation and the versions of the
   cryptographic libraries the enclave code relies on;
 - PCR0 (image): SHA-384 over the application and runtime digests and the `EnclaveConfig`
-  (its canonical JSON, which includes the pinned bundle-signing key fingerprints).
+  (its canonical JSON: deployment, platform, root, KMS, group shape, evaluator parameters
+  and the pinned bundle-signing key fingerprints; see `configuration`).
 
 Each PCR value is an NSM extend from zero: PCR = SHA-384(48 zero bytes || digest), which is
 also how Nitro's PCR4 relates to the instance id.
@@ -18,56 +19,23 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import accord
-from accord.enclave.errors import EnclaveConfigError
+from accord.enclave.configuration import EnclaveConfig
 from accord.protocols import canonical_json
 
 PCR_SIZE = 48
 ZERO_PCR = bytes(PCR_SIZE)
-CONFIG_VERSION = 1
-_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _RUNTIME_PACKAGES = ("cryptography", "cbor2", "asn1crypto", "PyNaCl")
 
 
 def extend(pcr: bytes, data: bytes) -> bytes:
     """The NSM's PCR extend: SHA-384(pcr || data)."""
     return hashlib.sha384(pcr + data).digest()
-
-
-@dataclass(frozen=True)
-class EnclaveConfig:
-    """The enclave configuration that is part of the measured image (PCR0).
-
-    `bundle_key_fingerprints`: SHA-256 (hex) of each bundle-signing public key the enclave
-    accepts policy bundles from; kept sorted and unique so equal configs measure equally.
-    """
-
-    bundle_key_fingerprints: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        fingerprints = tuple(sorted({fp.lower() for fp in self.bundle_key_fingerprints}))
-        if not fingerprints:
-            raise EnclaveConfigError("an enclave must pin at least one bundle-signing key fingerprint")
-        for fingerprint in fingerprints:
-            if not _FINGERPRINT.fullmatch(fingerprint):
-                raise EnclaveConfigError(f"bundle key fingerprint {fingerprint!r} is not 64 hex digits (SHA-256)")
-        object.__setattr__(self, "bundle_key_fingerprints", fingerprints)
-
-    def to_json(self) -> bytes:
-        """Canonical JSON (RFC 8785) of the configuration: the bytes that are measured."""
-        return canonical_json.dumps(
-            {"version": CONFIG_VERSION, "bundle_key_fingerprints": list(self.bundle_key_fingerprints)}
-        )
-
-    def digest(self) -> bytes:
-        """SHA-384 of `to_json()`."""
-        return hashlib.sha384(self.to_json()).digest()
 
 
 def _package_files(root: Path) -> list[Path]:

@@ -62,6 +62,7 @@ UNKNOWN_KEY = "unknown_key"
 BAD_APPROVAL = "bad_approval"
 CLOCK_SKEW = "clock_skew"
 NOT_READY = "not_ready"
+BUNDLE_EXPIRED = "bundle_expired"
 SIGNING_FAILED = "signing_failed"
 DIVERGENCE = "divergence"
 

@@ -6,8 +6,9 @@
 
 1. An administrator signs a bundle (the shipped policy library) registering bob (requester)
    and dave and erin (approvers); a deployment starts and serves the HTTP API.
-2. bob verifies the enclaves' attestations (simulated root, this release's PCRs) before
-   trusting the JWKS, which the vault is then started with.
+2. The operator publishes the release (configuration, simulated root, PCRs); bob verifies
+   the enclaves' attestations against it before trusting the JWKS, which the vault is then
+   started with.
 3. bob asks Accord to sign a login message -> permit -> token; the vault signs the message
    for that token, and refuses the same request replayed, and the token used for another one.
 4. bob asks for a 50,000 USDC payout -> confirm; dave and erin file approvals over HTTP; bob
@@ -27,7 +28,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from accord.bundles.publish import library_bundle, library_data, publish, with_principal
-from accord.client import Client, simulated_deployment_policy
+from accord.client import Client, Release
 from accord.cluster.batching import BatchConfig
 from accord.cluster.deployment import Deployment
 from accord.cluster.gateway import ServerThread, create_app
@@ -71,7 +72,8 @@ def run(workdir: Path, *, in_process: bool, say) -> dict[str, Any]:
         with ServerThread(create_app(deployment, batch=batch)) as gateway:
             say(f"gateway at {gateway.url}")
             bob, dave, erin = (Client(people[n], base_url=gateway.url) for n in ("bob", "dave", "erin"))
-            verified = bob.verified_jwks(simulated_deployment_policy(state))
+            release = Release.load(deployment.release().save(workdir / "accord-release.json"))
+            verified = bob.verified_jwks(release)
             say(f"attested JWKS: kid {verified.jwks['keys'][0]['kid']} from {[e.enclave_id for e in verified.enclaves]}")
             summary["jwks"] = verified.jwks
             vault_app = _vault_module().create_vault_app(verified.jwks)

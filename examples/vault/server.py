@@ -77,16 +77,16 @@ def create_vault_app(jwks: Mapping[str, Any], *, accounts: Iterable[str] = DEFAU
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
-    from accord.client import Client, simulated_deployment_policy
+    from accord.client import Client, Release
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accord-url", required=True, help="the Accord gateway (its JWKS is fetched once)")
-    parser.add_argument("--state-dir", help="simulated deployment: verify attestations with its root and PCRs")
+    parser.add_argument("--release", help="the operator's published release: verify the enclaves' attestations against it")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     args = parser.parse_args(argv)
     with Client(SigningKey.generate(), base_url=args.accord_url) as accord:
-        jwks = accord.verified_jwks(simulated_deployment_policy(args.state_dir)).jwks if args.state_dir else accord.jwks()
+        jwks = accord.verified_jwks(Release.load(args.release)).jwks if args.release else accord.jwks()
     uvicorn.run(create_vault_app(jwks), host=args.host, port=args.port)
 
 

@@ -155,7 +155,7 @@ def test_permit_yields_a_token_any_jose_library_verifies(deployment, scenario):
     group_key = Ed25519PublicKey.from_public_bytes(b64url_decode(jwks["keys"][0]["x"]))
     group_key.verify(b64url_decode(signature), f"{head}.{body}".encode())
     # Accord's own verifier agrees.
-    config = deployment.config.evaluator
+    config = deployment.config.enclave.evaluator
     assert verify_token(result.token, jwks, audience=config.audience, issuer=config.issuer, now=int(time.time()))
 
 
@@ -213,4 +213,6 @@ def test_attestations_bind_the_group_key(deployment):
         document = verify_attestation(raw, root=root, at=utc_now(), nonce=nonce,
                                       expected_pcrs=expected_pcrs(deployment.config.enclave))  # fmt: skip
         claim = cbor2.loads(document.user_data)
-        assert claim[1] == enclave_id and claim[2] == kid
+        deployment_id, group, attested_id, attested_kid, binding = claim[1:6]
+        assert deployment_id == deployment.config.enclave.deployment and group == 0
+        assert attested_id == enclave_id and attested_kid == kid and len(binding) == 64

@@ -19,7 +19,9 @@ from accord.enclave.simulated_nsm import SimulatedNsm
 def test_config_is_normalized_and_canonical():
     config = EnclaveConfig(("B2" * 32, "a1" * 32, "a1" * 32))
     assert config.bundle_key_fingerprints == ("a1" * 32, "b2" * 32)
-    assert config.to_json() == b'{"bundle_key_fingerprints":["' + b"a1" * 32 + b'","' + b"b2" * 32 + b'"],"version":1}'
+    assert config.to_json().startswith(b'{"allow_debug":false,"attestation_root":null,"bundle_key_fingerprints":["'
+                                       + b"a1" * 32 + b'","' + b"b2" * 32 + b'"],"deployment":"accord",')
+    assert config.to_json().endswith(b'"threshold":3,"version":2}')
     assert config.digest() == hashlib.sha384(config.to_json()).digest()
 
 

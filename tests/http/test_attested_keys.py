@@ -1,4 +1,5 @@
-"""The client trusts the JWKS only after the enclaves that sign with it attested."""
+"""The client trusts the JWKS only after the enclaves that sign with it attested, checked
+against the operator's published release (not the deployment's state directory)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import os
 from dataclasses import replace
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from accord.client import KeySetNotAttested, simulated_deployment_policy, verify_key_set
+from accord.client import KeySetNotAttested, Release, ReleaseError, verify_key_set
 from accord.client.attested_keys import STATUS_CLAIM
-from accord.enclave.attestation import AttestationPolicy
 from accord.enclave.errors import AttestationError, NonceMismatchError, PcrMismatchError
 from accord.enclave.evaluator import STATUS_CLAIM as EVALUATOR_STATUS_CLAIM
 from accord.enclave.pki import SimulatedNitroPki
@@ -18,8 +19,9 @@ from accord.protocols.jwk import SigningKey, build_jwks
 
 
 @pytest.fixture(scope="module")
-def policy(world) -> AttestationPolicy:
-    return simulated_deployment_policy(world.state_dir)
+def policy(world, tmp_path_factory) -> Release:
+    """The release as a client has it: the file the operator published."""
+    return Release.load(world.deployment.release().save(tmp_path_factory.mktemp("published") / "release.json"))
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +61,30 @@ def test_a_kid_that_is_not_the_thumbprint_is_refused(world, policy, fresh):
 
 def test_wrong_pcrs_are_refused(world, policy, fresh):
     nonce, documents = fresh
-    other_release = replace(policy, expected_pcrs={**policy.expected_pcrs, 2: bytes(48)})
-    with pytest.raises(PcrMismatchError, match="PCR2"):
+    # Another release of the code: same configuration, other application digest.
+    measurement = replace(policy.measurement, application=bytes(48))
+    other_release = replace(policy, measurement=measurement, pcrs=measurement.pcrs())
+    with pytest.raises(PcrMismatchError, match="PCR"):
         check(world, other_release, documents, nonce=nonce)
+
+
+def test_a_release_whose_pcrs_are_not_its_configurations_measurement_is_refused(policy):
+    with pytest.raises(ReleaseError, match="not the measurement"):
+        replace(policy, pcrs={**policy.pcrs, 0: bytes(48)})
+    item = policy.to_dict()
+    item["config"]["evaluator"]["clock_skew"] = 300  # a configuration the enclaves do not run
+    with pytest.raises(ReleaseError, match="not the measurement"):
+        Release.from_dict(item)
 
 
 def test_another_root_is_refused(world, policy, fresh):
     nonce, documents = fresh
-    stranger = replace(policy, root=SimulatedNitroPki.generate(now=utc_now()).trusted_root())
+    stranger = SimulatedNitroPki.generate(now=utc_now()).trusted_root()
+    with pytest.raises(ReleaseError, match="not the pinned root"):
+        replace(policy, root_certificate=stranger.certificate.public_bytes(Encoding.DER)).trusted_root()
+    repinned = Release.simulated(replace(policy.config, attestation_root=stranger.sha256), stranger)
     with pytest.raises(AttestationError):
-        check(world, stranger, documents, nonce=nonce)
+        check(world, repinned, documents, nonce=nonce)
 
 
 def test_replayed_documents_are_refused(world, policy, fresh):
@@ -80,7 +96,7 @@ def test_replayed_documents_are_refused(world, policy, fresh):
 def test_fewer_enclaves_than_the_group_are_refused(world, policy, fresh):
     nonce, documents = fresh
     two = dict(list(documents.items())[:2])
-    with pytest.raises(KeySetNotAttested, match="fewer than 3"):
+    with pytest.raises(KeySetNotAttested, match=r"evaluators \['g0-e2-evaluator'\] did not attest"):
         check(world, policy, two, nonce=nonce)
     duplicated = {**two, "again": next(iter(two.values()))}
     with pytest.raises(KeySetNotAttested, match="attested twice"):
@@ -104,4 +120,5 @@ def test_verified_jwks_over_http(world, policy):
     assert {e.kid for e in verified.enclaves} == {kid}
     assert len({e.bundle for e in verified.enclaves}) == 1
     assert not any(e.debug for e in verified.enclaves)
-    assert verified.enclaves[0].pcrs[2] == policy.expected_pcrs[2].hex()
+    assert verified.enclaves[0].pcrs[2] == policy.pcrs[2].hex()
+    assert {e.enclave_id for e in verified.enclaves} == set(policy.config.evaluator_ids(0))

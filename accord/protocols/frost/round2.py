@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from accord.protocols.frost import ciphersuite as cs
 from accord.protocols.frost.binding import SigningContext
-from accord.protocols.frost.errors import InvalidKeyPackage, MissingCommitment, NotEnoughSigners
-from accord.protocols.frost.keys import KeyPackage
+from accord.protocols.frost.errors import InvalidKeyPackage, MissingCommitment, NotEnoughSigners, UnknownParticipant
+from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from accord.protocols.frost.round1 import SigningNonces
 from accord.protocols.frost.signing_package import SigningPackage
 
@@ -35,20 +35,30 @@ class SignatureShare:
         return cls(bytes(buf))
 
 
-def sign(signing_package: SigningPackage, nonces: SigningNonces, key_package: KeyPackage) -> SignatureShare:
+def sign(signing_package: SigningPackage, nonces: SigningNonces, key_package: KeyPackage, *,
+         group: PublicKeyPackage | None = None) -> SignatureShare:  # fmt: skip
     """sign (Section 5.2): this participant's share of the signature over the package's
     message. Uses (and wipes) `nonces`, which must be the ones whose commitments the
-    package lists for this participant."""
-    return sign_in_context(SigningContext(signing_package, key_package.verifying_key), nonces, key_package)
+    package lists for this participant. With `group`, every participant of the package
+    must be one of the group's (Section 5.2 assumes the coordinator chose them among the
+    group; a signer that knows the group checks it)."""
+    return sign_in_context(SigningContext(signing_package, key_package.verifying_key), nonces, key_package, group=group)
 
 
-def sign_in_context(context: SigningContext, nonces: SigningNonces, key_package: KeyPackage) -> SignatureShare:
+def sign_in_context(context: SigningContext, nonces: SigningNonces, key_package: KeyPackage, *,
+                    group: PublicKeyPackage | None = None) -> SignatureShare:  # fmt: skip
     """sign() with a SigningContext the caller keeps, e.g. a coordinator that is also a
     signer and aggregates from the same context afterwards."""
     identifier = key_package.identifier
     package = context.signing_package
     if context.verifying_key != key_package.verifying_key:
         raise InvalidKeyPackage("the signing context is for another group key than this key package")
+    if group is not None:
+        if group.verifying_key != key_package.verifying_key:
+            raise InvalidKeyPackage("the public key package is for another group key than this key package")
+        foreign = sorted(i.value for i in package.commitments if i not in group.verifying_shares)
+        if foreign:
+            raise UnknownParticipant(f"the signing package lists participants {foreign} outside the group")
     listed = package.commitments.get(identifier)
     if listed is None:
         raise MissingCommitment(f"the signing package has no commitments for this signer ({identifier.value})")

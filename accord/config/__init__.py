@@ -1,0 +1,2 @@
+"""Deployment configuration and topology: what every service (actor or cluster code) is
+given at start. Below both `actors` and `cluster`, above `enclave`."""
