@@ -80,7 +80,9 @@ def run_demo(workdir: Path, echo=click.echo, *, http: bool = False) -> dict:
         permit, approved = results[0], results[3]
         if permit.token is None or approved.token is None:
             raise click.ClickException(f"the demo expected two permits, got {decisions[0]} / {decisions[3]}")
-        jwks = deployment.jwks()
+        jwks = _attested_jwks(deployment, workdir)
+        echo(f"JWKS attested: all 3 evaluators of the group vouch for kid {jwks['keys'][0]['kid']} "
+             f"(checked against the release in {workdir / 'accord-release.json'})")  # fmt: skip
         # An off-the-shelf JOSE library verifies the token with nothing but the JWKS. (joserfc
         # warns that RFC 9864 deprecates the name "EdDSA", which JOSE libraries still expect.)
         with warnings.catch_warnings():
@@ -91,6 +93,18 @@ def run_demo(workdir: Path, echo=click.echo, *, http: bool = False) -> dict:
     finally:
         deployment.shutdown()
         ray.shutdown()
+
+
+def _attested_jwks(deployment, workdir: Path) -> dict:
+    """The JWKS as a client trusts it: verified against the operator's published release."""
+    import os
+
+    from accord.client import Release, verify_key_set
+    from accord.enclave.timeutil import utc_now
+
+    release = Release.load(deployment.release().save(workdir / "accord-release.json"))
+    nonce = os.urandom(32)
+    return verify_key_set(deployment.attestations(nonce), deployment.jwks(), release, nonce=nonce, at=utc_now()).jwks
 
 
 @click.command()

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from accord.cluster.gateway import MAX_BODY, create_app
 from accord.protocols import canonical_json, content_digest
-from accord.protocols.minting import DIVERGENCE, AuthorizationResult, Status
+from accord.protocols.minting import BUNDLE_EXPIRED, DIVERGENCE, AuthorizationResult, Status
 from http_helpers import BASE_URL, body, error, now, raw_signed, send
 
 
@@ -242,6 +242,22 @@ def test_enclaves_that_cannot_decide_give_503(world, raises):
             assert answer["error"] == {"code": "divergence", "message": "enclaves disagree: e2 says forbid",
                                        "enclaves": ["e2"]}  # fmt: skip
         assert http.get("/healthz").status_code == 503
+
+
+class Expired(Unavailable):
+    """A deployment whose active bundle has expired: every evaluator refuses to decide."""
+
+    def authorize_many(self, requests):
+        return [AuthorizationResult(Status.REJECTED, "j", code=BUNDLE_EXPIRED,
+                                    message="bundle version 1 expired at 2026-01-01T00:00:00+00:00")
+                for _ in requests]  # fmt: skip
+
+
+def test_an_expired_bundle_gives_503(world):
+    with TestClient(create_app(Expired()), base_url=BASE_URL) as http:
+        response = send(http, world.client("bob").signed_request("signMessage", "ops-wallet", {"message": "x"}))
+        assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+        assert response.json()["error"]["code"] == "bundle_expired"
 
 
 def test_public_base_url_must_be_an_origin():

@@ -25,17 +25,24 @@ def accord(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
 def test_up_status_down_and_up_again(tmp_path: Path):
     sources = make_scenario(tmp_path / "published").publish(1)
     state = str(tmp_path / "state")
-    source_args = ["--bundle", sources.bundle, "--signature", sources.signature, "--pubkey", sources.public_key]
+    release = str(tmp_path / "published" / "accord-release.json")
+    source_args = ["--bundle", sources.bundle, "--signature", sources.signature, "--pubkey", sources.public_key,
+                   "--release-out", release]  # fmt: skip
     try:
         first = accord("up", "--state-dir", state, *source_args)
         assert first.returncode == 0, first.stderr[-2000:]
         kid = first.stdout.split("kids ['")[1].split("'")[0]
+        assert f"release written to {release}" in first.stdout
 
-        status = accord("status", "--state-dir", state, "--json")
+        status = accord("status", "--state-dir", state, "--release", release, "--json")
         assert status.returncode == 0, status.stderr[-2000:]
         report = json.loads(status.stdout)
-        assert report["healthy"] and report["groups"][0]["kid"] == kid
+        assert report["healthy"] and report["groups"][0]["kid"] == kid and report["jwks"] == "attested"
         assert [e["attestation"] for e in report["groups"][0]["enclaves"]] == ["valid"] * 3
+        bundle = report["groups"][0]["enclaves"][0]["bundle"]
+        assert not bundle["expired"] and 0 < bundle["seconds_left"] <= 30 * 86400
+        text = accord("status", "--state-dir", state)
+        assert "JWKS attested" in text.stdout and "s left)" in text.stdout
 
         down = accord("down", "--state-dir", state)
         assert down.returncode == 0 and "sealed state kept" in down.stdout

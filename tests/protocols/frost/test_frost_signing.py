@@ -267,3 +267,35 @@ class TestAggregation:
         _, public = keys_3of3
         with pytest.raises(InvalidSignature):
             public.verifying_key.verify(b"m", bytes(64))
+
+
+class TestParticipantSet:
+    """A signer that knows the group refuses a package naming participants outside it."""
+
+    def test_foreign_participant_is_refused_before_the_nonce_is_spent(self, keys_3of3):
+        keys, public = keys_3of3
+        ids = sorted(keys)
+        nonces, commitments = round_one(keys, ids[:2])
+        commitments[Identifier(4)] = commitments[ids[1]]  # the coordinator's own "participant"
+        package = SigningPackage(commitments, b"m")
+        with pytest.raises(UnknownParticipant, match=r"participants \[4\] outside the group"):
+            sign(package, nonces[ids[0]], keys[ids[0]], group=public)
+        assert not nonces[ids[0]].used
+        # Without the group the count check alone would have let it through.
+        sign(package, nonces[ids[0]], keys[ids[0]])
+
+    def test_the_groups_own_participants_sign(self, keys_3of3):
+        keys, public = keys_3of3
+        ids = sorted(keys)
+        nonces, commitments = round_one(keys, ids)
+        package = SigningPackage(commitments, b"m")
+        shares = {i: sign(package, nonces[i], keys[i], group=public) for i in ids}
+        cryptography_verify(public, b"m", aggregate(package, shares, public))
+
+    def test_another_groups_public_key_package_is_refused(self, keys_3of3):
+        keys, _ = keys_3of3
+        _, other = run_dkg(3, 3)
+        ids = sorted(keys)
+        nonces, commitments = round_one(keys, ids)
+        with pytest.raises(InvalidKeyPackage, match="another group key"):
+            sign(SigningPackage(commitments, b"m"), nonces[ids[0]], keys[ids[0]], group=other)
