@@ -57,11 +57,11 @@ from accord.bundles.keys import fingerprint, public_key_bytes  # noqa: E402
 from accord.bundles.policy_test import load_policy_dir  # noqa: E402
 from accord.bundles.store import ActiveBundleStore  # noqa: E402
 from accord.bundles.verify import TrustPolicy  # noqa: E402
-from accord.enclave.enclave import Enclave  # noqa: E402
+from accord.enclave.platform.enclave import Enclave  # noqa: E402
 from accord.actors.baseline import SingleKeyEvaluator  # noqa: E402
 from accord.enclave.configuration import EnclaveConfig, evaluator_id  # noqa: E402
 from accord.enclave.evaluator import AUTHORIZE_PATH, EvaluatorCore  # noqa: E402
-from accord.enclave.pki import SimulatedNitroPki  # noqa: E402
+from accord.enclave.platform.pki import SimulatedNitroPki  # noqa: E402
 from accord.protocols import canonical_json  # noqa: E402
 from accord.protocols.approvals import create_approval  # noqa: E402
 from accord.protocols.authz_request import compute_request_hash  # noqa: E402

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accord.enclave.enclave import Enclave
+from accord.enclave.platform.enclave import Enclave
 from accord.actors.stats import StageClock
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import TrustPolicy

@@ -9,11 +9,11 @@ from typing import Any
 
 from accord.actors.invoke import Invoker
 from accord.config.deployment import DeploymentConfig
-from accord.enclave.aws_kms import AwsKms
+from accord.enclave.platform.aws_kms import AwsKms
 from accord.enclave.configuration import KmsKind
-from accord.enclave.enclave import Enclave
-from accord.enclave.kms import DecryptResponse, GenerateDataKeyResponse
-from accord.enclave.sealing import SealedStore
+from accord.enclave.platform.enclave import Enclave
+from accord.enclave.platform.kms import DecryptResponse, GenerateDataKeyResponse
+from accord.enclave.platform.sealing import SealedStore
 from accord.errors import AccordError
 
 HIGH_WATER_OBJECT = "bundle-high-water"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import cbor2
 
 from accord.config.deployment import DeploymentConfig
-from accord.enclave.atomic_file import write_atomic
+from accord.enclave.platform.atomic_file import write_atomic
 from accord.enclave.configuration import KmsKind
-from accord.enclave.enclave import expected_pcrs
-from accord.enclave.errors import InvalidKmsRequestError
-from accord.enclave.kms import DecryptResponse, GenerateDataKeyResponse, KeyPolicy, Kms
+from accord.enclave.platform.enclave import expected_pcrs
+from accord.enclave.platform.errors import InvalidKmsRequestError
+from accord.enclave.platform.kms import DecryptResponse, GenerateDataKeyResponse, KeyPolicy, Kms
 
 STORE_FILE = "keystore.cbor"
 ALIASES_FILE = "aliases.cbor"

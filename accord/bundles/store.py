@@ -25,7 +25,7 @@ from accord.bundles.keys import load_public_key
 from accord.bundles.layout import DEFAULT_LIMITS, Limits, RawBundle, read_tarball
 from accord.bundles.sources import BundleSources, Fetcher, SizeCaps
 from accord.bundles.verify import TrustPolicy, VerifiedBundle, verify_bundle
-from accord.enclave.atomic_file import write_atomic
+from accord.enclave.platform.atomic_file import write_atomic
 from accord.protocols.jwk import PublicJwk
 
 

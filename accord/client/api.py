@@ -26,7 +26,7 @@ import httpx
 from accord.client.attested_keys import VerifiedKeySet, verify_key_set
 from accord.client.release import Release
 from accord.client.results import ApiError, ApprovalsTimeout, AuthorizeResult, PendingRequest
-from accord.enclave.timeutil import utc_now
+from accord.enclave.platform.timeutil import utc_now
 from accord.protocols import canonical_json
 from accord.protocols.approvals import create_approval
 from accord.protocols.authz_request import compute_request_hash

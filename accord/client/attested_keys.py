@@ -27,8 +27,8 @@ from typing import Any
 from accord.client.release import Release
 from accord.client.results import ClientError
 from accord.enclave.configuration import Role
-from accord.enclave.errors import EnclaveConfigError
-from accord.enclave.strict_cbor import loads_exact
+from accord.enclave.platform.errors import EnclaveConfigError
+from accord.enclave.platform.strict_cbor import loads_exact
 from accord.protocols.jwk import parse_jwks
 
 STATUS_CLAIM = "accord-evaluator-status-v2"  # = accord.enclave.evaluator.STATUS_CLAIM

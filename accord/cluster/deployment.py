@@ -33,7 +33,7 @@ from accord.client.release import Release
 from accord.cluster.ray_auth import require_token_auth
 from accord.config.deployment import NAMESPACE, DeploymentConfig
 from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform
-from accord.enclave.errors import EnclaveConfigError
+from accord.enclave.platform.errors import EnclaveConfigError
 from accord.protocols.http_signatures import HttpRequest
 from accord.protocols.minting import AuthorizationResult
 

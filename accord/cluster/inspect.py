@@ -11,7 +11,7 @@ from typing import Any
 from accord.client.attested_keys import verify_key_set
 from accord.client.release import Release
 from accord.cluster.deployment import Deployment
-from accord.enclave.timeutil import utc_now
+from accord.enclave.platform.timeutil import utc_now
 from accord.errors import AccordError
 
 

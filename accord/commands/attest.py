@@ -14,10 +14,10 @@ from typing import Any
 
 import click
 
-from accord.enclave.attestation import decode_attestation, verify_attestation
-from accord.enclave.errors import AttestationError, MalformedAttestationError
-from accord.enclave.timeutil import parse_time, utc_now
-from accord.enclave.trust import AWS_NITRO_ROOT_G1_SHA256, TrustedRoot, aws_nitro_root_g1
+from accord.enclave.platform.attestation import decode_attestation, verify_attestation
+from accord.enclave.platform.errors import AttestationError, MalformedAttestationError
+from accord.enclave.platform.timeutil import parse_time, utc_now
+from accord.enclave.platform.trust import AWS_NITRO_ROOT_G1_SHA256, TrustedRoot, aws_nitro_root_g1
 
 _CBOR_STARTS = (0x84, 0xD2)  # an untagged 4-array, or tag 18
 

@@ -100,7 +100,7 @@ def _attested_jwks(deployment, workdir: Path) -> dict:
     import os
 
     from accord.client import Release, verify_key_set
-    from accord.enclave.timeutil import utc_now
+    from accord.enclave.platform.timeutil import utc_now
 
     release = Release.load(deployment.release().save(workdir / "accord-release.json"))
     nonce = os.urandom(32)

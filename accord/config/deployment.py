@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from accord.config.topology import EnclaveSlot, Topology
 from accord.enclave.configuration import EnclaveConfig, Platform, evaluator_id, keyshare_id
-from accord.enclave.errors import EnclaveConfigError
-from accord.enclave.pki import SimulatedNitroPki
-from accord.enclave.timeutil import utc_now
-from accord.enclave.trust import TrustedRoot, aws_nitro_root_g1
+from accord.enclave.platform.errors import EnclaveConfigError
+from accord.enclave.platform.pki import SimulatedNitroPki
+from accord.enclave.platform.timeutil import utc_now
+from accord.enclave.platform.trust import TrustedRoot, aws_nitro_root_g1
 
 NAMESPACE = "accord"
 PKI_FILE = "simulated-nitro-pki.cbor"  # the simulated AWS side: never an enclave secret

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import cbor2
 
-from accord.enclave.channel import SecureChannel
-from accord.enclave.errors import ChannelError, EnclaveError
+from accord.enclave.platform.channel import SecureChannel
+from accord.enclave.platform.errors import ChannelError, EnclaveError
 from accord.protocols.frost import dkg
 from accord.protocols.frost.errors import CulpritError, FrostError
 from accord.protocols.frost.identifier import Identifier

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import cbor2
 
 from accord.enclave.configuration import EnclaveConfig
-from accord.enclave.enclave import Enclave
-from accord.enclave.errors import EnclaveError
-from accord.enclave.strict_cbor import loads_exact
+from accord.enclave.platform.enclave import Enclave
+from accord.enclave.platform.errors import EnclaveError
+from accord.enclave.platform.strict_cbor import loads_exact
 from accord.protocols.frost.errors import FrostError
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.keys import PublicKeyPackage

@@ -25,11 +25,11 @@ import cbor2
 
 from accord.enclave.configuration import Role, evaluator_id
 from accord.enclave.dkg_transport import DkgParticipant, DkgSession
-from accord.enclave.enclave import Enclave
-from accord.enclave.errors import EnclaveConfigError, EnclaveError
+from accord.enclave.platform.enclave import Enclave
+from accord.enclave.platform.errors import EnclaveConfigError, EnclaveError
 from accord.enclave.group_key import GroupBinding, GroupKeyStatement, GroupShapeMismatch, statement_digest
-from accord.enclave.identity import PeerIdentity
-from accord.enclave.sealing import SealedStore
+from accord.enclave.platform.identity import PeerIdentity
+from accord.enclave.platform.sealing import SealedStore
 from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest
 from accord.protocols.frost.binding import SigningContext
 from accord.protocols.frost.errors import FrostError

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from joserfc import jwk as jose_jwk
 from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 
-from accord.enclave.atomic_file import write_atomic
+from accord.enclave.platform.atomic_file import write_atomic
 from accord.protocols import canonical_json
 from accord.protocols.auth_errors import (
     InvalidJwk,

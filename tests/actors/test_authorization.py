@@ -199,10 +199,10 @@ def test_batch_results_are_in_order(deployment, scenario):
 def test_attestations_bind_the_group_key(deployment):
     import cbor2
 
-    from accord.enclave.attestation import verify_attestation
-    from accord.enclave.enclave import expected_pcrs
-    from accord.enclave.pki import SimulatedNitroPki
-    from accord.enclave.timeutil import utc_now
+    from accord.enclave.platform.attestation import verify_attestation
+    from accord.enclave.platform.enclave import expected_pcrs
+    from accord.enclave.platform.pki import SimulatedNitroPki
+    from accord.enclave.platform.timeutil import utc_now
 
     root = SimulatedNitroPki.load_or_create(deployment.config.root / "simulated-nitro-pki.cbor", now=utc_now()).trusted_root()
     nonce = b"client-nonce-0123456789abcdef"

@@ -23,7 +23,7 @@ from accord.cluster.deployment import Deployment
 from accord.config.deployment import PKI_FILE, DeploymentConfig
 from accord.config.topology import EnclaveSlot
 from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform
-from accord.enclave.errors import (
+from accord.enclave.platform.errors import (
     AttestationError,
     EnclaveConfigError,
     NsmUnavailableError,
@@ -31,10 +31,10 @@ from accord.enclave.errors import (
     RootPinMismatchError,
 )
 from accord.enclave.group_key import GroupBinding, GroupKeyNotAttested, GroupShapeMismatch, statement_digest
-from accord.enclave.pki import SimulatedNitroPki
+from accord.enclave.platform.pki import SimulatedNitroPki
 from accord.enclave.signing_link import SignRequest, request_digest
-from accord.enclave.timeutil import utc_now
-from accord.enclave.trust import AWS_NITRO_ROOT_G1_SHA256
+from accord.enclave.platform.timeutil import utc_now
+from accord.enclave.platform.trust import AWS_NITRO_ROOT_G1_SHA256
 from accord.protocols import minting
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.local import run_dkg
@@ -133,7 +133,7 @@ def test_extra_evaluator_instances_under_other_names_cannot_exist_or_add_a_key(f
 def test_the_client_refuses_a_document_of_an_enclave_outside_the_release(fresh):
     # Genuine code refuses to run under a name outside its configuration (above); the client
     # does not rely on that: a document for a non-member, even with the right PCRs, is refused.
-    from accord.enclave.enclave import Enclave
+    from accord.enclave.platform.enclave import Enclave
     from accord.enclave.evaluator import STATUS_CLAIM
 
     config = fresh.config

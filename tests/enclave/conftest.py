@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from nitro_vectors import CONFIG, NITRO, NOW, clock_at
 
-from accord.enclave.enclave import Enclave
-from accord.enclave.measurement import EnclaveConfig
-from accord.enclave.pki import SimulatedNitroPki
-from accord.enclave.trust import TrustedRoot, aws_nitro_root_g1
+from accord.enclave.platform.enclave import Enclave
+from accord.enclave.configuration import EnclaveConfig
+from accord.enclave.platform.pki import SimulatedNitroPki
+from accord.enclave.platform.trust import TrustedRoot, aws_nitro_root_g1
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from accord.enclave.measurement import EnclaveConfig
+from accord.enclave.configuration import EnclaveConfig
 
 NITRO = Path(__file__).parent.parent / "vectors" / "nitro"
 # Deterministic "now" for everything simulated; the real documents use their own timestamps.

@@ -10,9 +10,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from accord.enclave.attestation import decode_attestation, verify_attestation
-from accord.enclave.cose import CoseSign1
-from accord.enclave.errors import (
+from accord.enclave.platform.attestation import decode_attestation, verify_attestation
+from accord.enclave.platform.cose import CoseSign1
+from accord.enclave.platform.errors import (
     AttestationError,
     AttestationSignatureError,
     CertificateExpiredError,
@@ -25,8 +25,8 @@ from accord.enclave.errors import (
     UnsupportedAttestationAlgorithmError,
     UntrustedRootError,
 )
-from accord.enclave.timeutil import from_millis, utc_now
-from accord.enclave.trust import AWS_NITRO_ROOT_G1_SHA256, TrustedRoot
+from accord.enclave.platform.timeutil import from_millis, utc_now
+from accord.enclave.platform.trust import AWS_NITRO_ROOT_G1_SHA256, TrustedRoot
 
 from nitro_vectors import NITRO, REAL_DOCUMENTS, RealDocument
 
@@ -34,7 +34,7 @@ DOCS = pytest.mark.parametrize("doc", REAL_DOCUMENTS, ids=lambda d: d.name)
 
 
 def verify_real(doc: RealDocument, data: bytes | None = None, root=None, **options):
-    from accord.enclave.trust import aws_nitro_root_g1
+    from accord.enclave.platform.trust import aws_nitro_root_g1
 
     options.setdefault("allow_debug", doc.debug)
     options.setdefault("at", from_millis(doc.timestamp))

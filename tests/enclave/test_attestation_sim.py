@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nitro_vectors import CONFIG, NOW, MutableClock, clock_at
 
-from accord.enclave.attestation import AttestationDocument, AttestationPolicy, build_attestation, decode_attestation, verify_attestation
-from accord.enclave.enclave import expected_pcrs
-from accord.enclave.errors import (
+from accord.enclave.platform.attestation import AttestationDocument, AttestationPolicy, build_attestation, decode_attestation, verify_attestation
+from accord.enclave.platform.enclave import expected_pcrs
+from accord.enclave.platform.errors import (
     AttestationError,
     CertificateChainError,
     CertificateExpiredError,
@@ -28,10 +28,10 @@ from accord.enclave.errors import (
     UnsupportedAttestationAlgorithmError,
     UntrustedRootError,
 )
-from accord.enclave.measurement import measure
-from accord.enclave.simulated_nsm import SimulatedNsm
-from accord.enclave.timeutil import to_millis
-from accord.enclave.trust import TrustedRoot
+from accord.enclave.platform.measurement import measure
+from accord.enclave.platform.simulated_nsm import SimulatedNsm
+from accord.enclave.platform.timeutil import to_millis
+from accord.enclave.platform.trust import TrustedRoot
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_simulated_document_rejected_under_aws_root(nsm, aws_root):
 
 
 def test_simulated_document_rejected_under_another_simulated_root(nsm):
-    from accord.enclave.pki import SimulatedNitroPki
+    from accord.enclave.platform.pki import SimulatedNitroPki
 
     other = SimulatedNitroPki.generate(now=NOW).trusted_root()
     with pytest.raises(UntrustedRootError):
@@ -220,7 +220,7 @@ def forged(flaw: str | None = None):
         certificate=der[-1], cabundle=tuple(der[:-1]),
     )  # fmt: skip
     if flaw == "leaf_p256":
-        from accord.enclave.cose import PROTECTED_ES384, CoseSign1
+        from accord.enclave.platform.cose import PROTECTED_ES384, CoseSign1
 
         signature = bytes(96)  # a P-256 key cannot produce ES384 at all
         return TrustedRoot.from_certificate(root), CoseSign1(PROTECTED_ES384, {}, document.to_payload(), signature).to_bytes()

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from nitro_vectors import CONFIG, OTHER_CONFIG, clock_at
 
-from accord.enclave.aws_kms import KEY_ENCRYPTION_ALGORITHM, AwsKms
+from accord.enclave.platform.aws_kms import KEY_ENCRYPTION_ALGORITHM, AwsKms
 from accord.enclave.configuration import KmsKind, KmsSettings
-from accord.enclave.enclave import expected_pcrs
-from accord.enclave.errors import (
+from accord.enclave.platform.enclave import expected_pcrs
+from accord.enclave.platform.errors import (
     IncorrectKeyError,
     InvalidKmsRequestError,
     KeyPolicyMismatchError,
@@ -25,7 +25,7 @@ from accord.enclave.errors import (
     KmsKeyNotFoundError,
     SealedDataTamperedError,
 )
-from accord.enclave.kms import KeyPolicy, Kms
+from accord.enclave.platform.kms import KeyPolicy, Kms
 
 # Exceptions of the simulated KMS -> the AWS error codes a real KMS answers with.
 _AWS_CODES = {"InvalidCiphertextError": "InvalidCiphertextException", "IncorrectKeyError": "IncorrectKeyException",

@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from nitro_vectors import CONFIG, NOW, OTHER_CONFIG, MutableClock, clock_at
 
-from accord.enclave.attestation import AttestationPolicy
-from accord.enclave.channel import Envelope, Kind
-from accord.enclave.enclave import Enclave, expected_pcrs
-from accord.enclave.errors import (
+from accord.enclave.platform.attestation import AttestationPolicy
+from accord.enclave.platform.channel import Envelope, Kind
+from accord.enclave.platform.enclave import Enclave, expected_pcrs
+from accord.enclave.platform.errors import (
     DebugModeError,
     IdentityBindingError,
     MalformedMessageError,

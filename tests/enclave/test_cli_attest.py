@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from nitro_vectors import CONFIG, NITRO, NOW, REAL_DOCUMENTS, clock_at
 
 from accord.cli import main
-from accord.enclave.measurement import measure
-from accord.enclave.simulated_nsm import SimulatedNsm
-from accord.enclave.timeutil import from_millis
+from accord.enclave.platform.measurement import measure
+from accord.enclave.platform.simulated_nsm import SimulatedNsm
+from accord.enclave.platform.timeutil import from_millis
 
 REAL = {d.name: d for d in REAL_DOCUMENTS}
 

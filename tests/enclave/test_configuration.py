@@ -17,9 +17,9 @@ from accord.enclave.configuration import (
     Platform,
     Role,
 )
-from accord.enclave.errors import EnclaveConfigError
-from accord.enclave.measurement import measure
-from accord.enclave.trust import AWS_NITRO_ROOT_G1_SHA256
+from accord.enclave.platform.errors import EnclaveConfigError
+from accord.enclave.platform.measurement import measure
+from accord.enclave.platform.trust import AWS_NITRO_ROOT_G1_SHA256
 
 PINS = ("a1" * 32,)
 SIM_ROOT = "5e" * 32

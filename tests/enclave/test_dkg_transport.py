@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from nitro_vectors import CONFIG, clock_at
 
-from accord.enclave.attestation import AttestationPolicy
-from accord.enclave.channel import Envelope, Kind
+from accord.enclave.platform.attestation import AttestationPolicy
+from accord.enclave.platform.channel import Envelope, Kind
 from accord.enclave.dkg_transport import (
     ROUND1,
     ROUND2,
@@ -21,7 +21,7 @@ from accord.enclave.dkg_transport import (
     DkgSession,
     run_locally,
 )
-from accord.enclave.enclave import Enclave, expected_pcrs
+from accord.enclave.platform.enclave import Enclave, expected_pcrs
 from accord.protocols.frost import ciphersuite as cs
 from accord.protocols.frost import dkg
 from accord.protocols.frost.local import sign_locally
@@ -193,7 +193,7 @@ def test_participant_refuses_pickling(verified):
 
 
 def test_key_package_is_sealed_and_restored(verified, sim_root):
-    from accord.enclave.kms import KeyPolicy, Kms
+    from accord.enclave.platform.kms import KeyPolicy, Kms
     from accord.protocols.frost.keys import KeyPackage
 
     enclaves, _ = verified

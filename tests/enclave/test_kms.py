@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from nitro_vectors import CONFIG, NITRO, NOW, OTHER_CONFIG, MutableClock, clock_at
 
-from accord.enclave.cms import build_enveloped_data, open_enveloped_data, subject_key_identifier
-from accord.enclave.enclave import Enclave, expected_pcrs
-from accord.enclave.errors import (
+from accord.enclave.platform.cms import build_enveloped_data, open_enveloped_data, subject_key_identifier
+from accord.enclave.platform.enclave import Enclave, expected_pcrs
+from accord.enclave.platform.errors import (
     AttestationSignatureError,
     DebugRecipientRefusedError,
     EnvelopeDecryptionError,
@@ -33,8 +33,8 @@ from accord.enclave.errors import (
     UnsupportedRecipientKeyError,
     UntrustedRootError,
 )
-from accord.enclave.kms import IMAGE_SHA384, KeyPolicy, Kms, RecipientKey
-from accord.enclave.pki import SimulatedNitroPki
+from accord.enclave.platform.kms import IMAGE_SHA384, KeyPolicy, Kms, RecipientKey
+from accord.enclave.platform.pki import SimulatedNitroPki
 
 EDGEBIT = NITRO / "edgebit-kms"
 

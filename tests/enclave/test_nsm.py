@@ -8,11 +8,11 @@ import hashlib
 import pytest
 from nitro_vectors import CONFIG, clock_at
 
-from accord.enclave.attestation import decode_attestation
-from accord.enclave.errors import NsmError, NsmProtocolError, NsmUnavailableError
-from accord.enclave.measurement import measure
-from accord.enclave.nitro_nsm import NSM_IOCTL_REQUEST, NSM_RESPONSE_MAX_SIZE, NitroNsm, NsmMessage
-from accord.enclave.nsm import (
+from accord.enclave.platform.attestation import decode_attestation
+from accord.enclave.platform.errors import NsmError, NsmProtocolError, NsmUnavailableError
+from accord.enclave.platform.measurement import measure
+from accord.enclave.platform.nitro_nsm import NSM_IOCTL_REQUEST, NSM_RESPONSE_MAX_SIZE, NitroNsm, NsmMessage
+from accord.enclave.platform.nsm import (
     Attestation,
     AttestationResponse,
     DescribeNsm,
@@ -31,7 +31,7 @@ from accord.enclave.nsm import (
     encode_request,
     encode_response,
 )
-from accord.enclave.simulated_nsm import SimulatedNsm
+from accord.enclave.platform.simulated_nsm import SimulatedNsm
 
 
 def t(text: str) -> str:

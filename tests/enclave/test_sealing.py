@@ -9,9 +9,9 @@ import cbor2
 import pytest
 from nitro_vectors import CONFIG, OTHER_CONFIG, clock_at
 
-from accord.enclave import atomic_file
-from accord.enclave.enclave import Enclave, expected_pcrs
-from accord.enclave.errors import (
+from accord.enclave.platform import atomic_file
+from accord.enclave.platform.enclave import Enclave, expected_pcrs
+from accord.enclave.platform.errors import (
     DebugEnclaveUnsealError,
     InvalidSealedNameError,
     KeyPolicyMismatchError,
@@ -22,8 +22,8 @@ from accord.enclave.errors import (
     SealedUnderAnotherMeasurementError,
     UnsealError,
 )
-from accord.enclave.kms import KeyPolicy, Kms
-from accord.enclave.sealing import SealedStore
+from accord.enclave.platform.kms import KeyPolicy, Kms
+from accord.enclave.platform.sealing import SealedStore
 from accord.protocols.secret import SecretBytes
 
 SECRET = b"FROST signing share: 32 secret bytes!"

@@ -8,10 +8,10 @@ import pickle
 import pytest
 from nitro_vectors import CONFIG, clock_at
 
-from accord.enclave.attestation import AttestationPolicy
-from accord.enclave.enclave import Enclave, expected_pcrs
-from accord.enclave.errors import SealedDataTamperedError
-from accord.enclave.kms import KeyPolicy, Kms
+from accord.enclave.platform.attestation import AttestationPolicy
+from accord.enclave.platform.enclave import Enclave, expected_pcrs
+from accord.enclave.platform.errors import SealedDataTamperedError
+from accord.enclave.platform.kms import KeyPolicy, Kms
 from accord.protocols.secret import SecretBytes, SecretLeakError
 
 

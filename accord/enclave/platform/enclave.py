@@ -13,22 +13,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from accord.enclave.attestation import AttestationPolicy
-from accord.enclave.channel import SecureChannel
-from accord.enclave.configuration import Platform
-from accord.enclave.errors import EnclaveConfigError, NsmUnavailableError, RootPinMismatchError
-from accord.enclave.identity import IdentityKeys, PeerIdentity
-from accord.enclave.kms import RecipientKey
-from accord.enclave.measurement import EnclaveConfig, measure
-from accord.enclave.nitro_nsm import NitroNsm
-from accord.enclave.nsm import Nsm
-from accord.enclave.pki import SimulatedNitroPki
-from accord.enclave.sealing import SEALED_PCRS, KmsClient, SealedStore
-from accord.enclave.simulated_nsm import SimulatedNsm
-from accord.enclave.timeutil import Clock, utc_now
-from accord.enclave.trust import TrustedRoot, aws_nitro_root_g1
+from accord.enclave.platform.attestation import AttestationPolicy
+from accord.enclave.platform.channel import SecureChannel
+from accord.enclave.platform.settings import Platform
+from accord.enclave.platform.errors import EnclaveConfigError, NsmUnavailableError, RootPinMismatchError
+from accord.enclave.platform.identity import IdentityKeys, PeerIdentity
+from accord.enclave.platform.kms import RecipientKey
+from accord.enclave.platform.measurement import measure
+from accord.enclave.platform.nitro_nsm import NitroNsm
+from accord.enclave.platform.nsm import Nsm
+from accord.enclave.platform.pki import SimulatedNitroPki
+from accord.enclave.platform.sealing import SEALED_PCRS, KmsClient, SealedStore
+from accord.enclave.platform.simulated_nsm import SimulatedNsm
+from accord.enclave.platform.timeutil import Clock, utc_now
+from accord.enclave.platform.trust import TrustedRoot, aws_nitro_root_g1
 from accord.protocols.secret import SecretBytes, SecretLeakError
+
+if TYPE_CHECKING:
+    from accord.enclave.configuration import EnclaveConfig
 
 _ENCLAVE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 import cbor2
 
-from accord.enclave.errors import (
+from accord.enclave.platform.errors import (
     MalformedMessageError,
     MisaddressedMessageError,
     OutOfOrderMessageError,
@@ -29,8 +29,8 @@ from accord.enclave.errors import (
     UnexpectedSenderError,
     WrongSessionError,
 )
-from accord.enclave.identity import IdentityKeys, PeerIdentity
-from accord.enclave.strict_cbor import loads_exact
+from accord.enclave.platform.identity import IdentityKeys, PeerIdentity
+from accord.enclave.platform.strict_cbor import loads_exact
 from accord.protocols.secret import SecretBytes, SecretLeakError
 
 ENVELOPE_VERSION = 1

@@ -27,8 +27,8 @@ import cbor2
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from accord.enclave.atomic_file import write_atomic
-from accord.enclave.errors import (
+from accord.enclave.platform.atomic_file import write_atomic
+from accord.enclave.platform.errors import (
     DebugEnclaveUnsealError,
     IncorrectKeyError,
     InvalidCiphertextError,
@@ -39,8 +39,8 @@ from accord.enclave.errors import (
     SealedForAnotherEnclaveError,
     SealedUnderAnotherMeasurementError,
 )
-from accord.enclave.kms import DecryptResponse, GenerateDataKeyResponse
-from accord.enclave.strict_cbor import loads_exact
+from accord.enclave.platform.kms import DecryptResponse, GenerateDataKeyResponse
+from accord.enclave.platform.strict_cbor import loads_exact
 from accord.protocols.secret import SecretBytes
 
 SEAL_FORMAT_VERSION = 1

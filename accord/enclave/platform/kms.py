@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from accord.enclave.attestation import MAX_PCR_INDEX, PCR_SIZES, AttestationDocument, verify_attestation
-from accord.enclave.cms import build_enveloped_data, open_enveloped_data
-from accord.enclave.errors import (
+from accord.enclave.platform.attestation import MAX_PCR_INDEX, PCR_SIZES, AttestationDocument, verify_attestation
+from accord.enclave.platform.cms import build_enveloped_data, open_enveloped_data
+from accord.enclave.platform.errors import (
     AttestationError,
     DebugRecipientRefusedError,
     IncorrectKeyError,
@@ -44,9 +44,9 @@ from accord.enclave.errors import (
     StaleRecipientAttestationError,
     UnsupportedRecipientKeyError,
 )
-from accord.enclave.strict_cbor import loads_exact
-from accord.enclave.timeutil import Clock, utc_now
-from accord.enclave.trust import TrustedRoot
+from accord.enclave.platform.strict_cbor import loads_exact
+from accord.enclave.platform.timeutil import Clock, utc_now
+from accord.enclave.platform.trust import TrustedRoot
 from accord.protocols import canonical_json
 from accord.protocols.secret import SecretBytes, SecretLeakError
 

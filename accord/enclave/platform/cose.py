@@ -18,12 +18,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from accord.enclave.errors import (
+from accord.enclave.platform.errors import (
     AttestationSignatureError,
     MalformedAttestationError,
     UnsupportedAttestationAlgorithmError,
 )
-from accord.enclave.strict_cbor import loads_exact
+from accord.enclave.platform.strict_cbor import loads_exact
 
 COSE_SIGN1_TAG = 18
 ALG_ES384 = -35

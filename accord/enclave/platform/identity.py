@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
-from accord.enclave.attestation import AttestationDocument
-from accord.enclave.errors import IdentityBindingError, MessageDecryptionError, MessageSignatureError
-from accord.enclave.strict_cbor import loads_exact
+from accord.enclave.platform.attestation import AttestationDocument
+from accord.enclave.platform.errors import IdentityBindingError, MessageDecryptionError, MessageSignatureError
+from accord.enclave.platform.strict_cbor import loads_exact
 from accord.protocols.secret import SecretLeakError
 
 IDENTITY_CLAIM = "accord-enclave-identity-v1"

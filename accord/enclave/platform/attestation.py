@@ -19,8 +19,8 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from accord.enclave.cose import CoseSign1, sign_es384
-from accord.enclave.errors import (
+from accord.enclave.platform.cose import CoseSign1, sign_es384
+from accord.enclave.platform.errors import (
     DebugModeError,
     FutureAttestationError,
     MalformedAttestationError,
@@ -28,10 +28,10 @@ from accord.enclave.errors import (
     PcrMismatchError,
     StaleAttestationError,
 )
-from accord.enclave.strict_cbor import loads_exact
-from accord.enclave.timeutil import from_millis
-from accord.enclave.trust import TrustedRoot, der_sha256, load_certificate, public_key_of
-from accord.enclave.x509chain import validate_chain
+from accord.enclave.platform.strict_cbor import loads_exact
+from accord.enclave.platform.timeutil import from_millis
+from accord.enclave.platform.trust import TrustedRoot, der_sha256, load_certificate, public_key_of
+from accord.enclave.platform.x509chain import validate_chain
 
 DIGEST = "SHA384"
 PCR_SIZES = (32, 48, 64)  # SHA-256 / SHA-384 / SHA-512 banks

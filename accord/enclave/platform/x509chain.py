@@ -19,13 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import SignatureAlgorithmOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
-from accord.enclave.errors import (
+from accord.enclave.platform.errors import (
     CertificateChainError,
     CertificateExpiredError,
     CertificateNotYetValidError,
     UntrustedRootError,
 )
-from accord.enclave.trust import TrustedRoot, public_key_of
+from accord.enclave.platform.trust import TrustedRoot, public_key_of
 
 
 def _name(certificate: x509.Certificate) -> str:

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from accord.enclave.errors import MalformedAttestationError, RootPinMismatchError
+from accord.enclave.platform.errors import MalformedAttestationError, RootPinMismatchError
 
 # AWS Nitro Enclaves Root-G1 (CN=aws.nitro-enclaves, OU=AWS, O=Amazon, C=US), P-384,
 # valid 2019-10-28 to 2049-10-28, as AWS distributes it.

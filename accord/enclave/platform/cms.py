@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from accord.enclave.errors import (
+from accord.enclave.platform.errors import (
     EnvelopeDecryptionError,
     MalformedEnvelopeError,
     RecipientNotFoundError,

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 import cbor2
 
-from accord.enclave.errors import NsmError, NsmProtocolError
-from accord.enclave.strict_cbor import loads_exact
+from accord.enclave.platform.errors import NsmError, NsmProtocolError
+from accord.enclave.platform.strict_cbor import loads_exact
 
 MAX_PCRS = 32
 

@@ -23,10 +23,13 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import accord
-from accord.enclave.configuration import EnclaveConfig
 from accord.protocols import canonical_json
+
+if TYPE_CHECKING:
+    from accord.enclave.configuration import EnclaveConfig
 
 PCR_SIZE = 48
 ZERO_PCR = bytes(PCR_SIZE)

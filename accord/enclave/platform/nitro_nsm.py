@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from accord.enclave.errors import NsmProtocolError, NsmUnavailableError
-from accord.enclave.nsm import Nsm, Request, Response, decode_response, encode_request
+from accord.enclave.platform.errors import NsmProtocolError, NsmUnavailableError
+from accord.enclave.platform.nsm import Nsm, Request, Response, decode_response, encode_request
 
 DEVICE = "/dev/nsm"
 NSM_IOCTL_MAGIC = 0x0A

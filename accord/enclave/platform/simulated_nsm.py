@@ -16,10 +16,10 @@ import os
 import secrets
 from datetime import datetime
 
-from accord.enclave.attestation import DIGEST, OPTIONAL_FIELD_SIZES, AttestationDocument
-from accord.enclave.errors import NsmProtocolError
-from accord.enclave.measurement import ZERO_PCR, Measurement, extend
-from accord.enclave.nsm import (
+from accord.enclave.platform.attestation import DIGEST, OPTIONAL_FIELD_SIZES, AttestationDocument
+from accord.enclave.platform.errors import NsmProtocolError
+from accord.enclave.platform.measurement import ZERO_PCR, Measurement, extend
+from accord.enclave.platform.nsm import (
     MAX_PCRS,
     Attestation,
     AttestationResponse,
@@ -46,8 +46,8 @@ from accord.enclave.nsm import (
     encode_request,
     encode_response,
 )
-from accord.enclave.pki import CertificateAuthority, SimulatedNitroPki, is_current
-from accord.enclave.timeutil import Clock, to_millis, utc_now
+from accord.enclave.platform.pki import CertificateAuthority, SimulatedNitroPki, is_current
+from accord.enclave.platform.timeutil import Clock, to_millis, utc_now
 from accord.protocols.secret import SecretLeakError
 
 BOOT_PCRS = 16  # PCR0..15 belong to the platform and are locked at boot

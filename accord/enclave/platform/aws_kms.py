@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from accord.enclave.configuration import KmsKind, KmsSettings
-from accord.enclave.errors import (
+from accord.enclave.platform.settings import KmsKind, KmsSettings
+from accord.enclave.platform.errors import (
     IncorrectKeyError,
     InvalidCiphertextError,
     InvalidKmsRequestError,
@@ -25,7 +25,7 @@ from accord.enclave.errors import (
     KmsError,
     KmsKeyNotFoundError,
 )
-from accord.enclave.kms import DecryptResponse, GenerateDataKeyResponse
+from accord.enclave.platform.kms import DecryptResponse, GenerateDataKeyResponse
 
 KEY_ENCRYPTION_ALGORITHM = "RSAES_OAEP_SHA_256"
 _ERRORS: dict[str, type[KmsError]] = {

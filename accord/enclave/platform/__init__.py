@@ -1,0 +1,1 @@
+"""The Nitro Enclaves platform, real or simulated (see `accord.enclave`)."""
