@@ -51,16 +51,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from policy_bench import MONDAY_10AM, POLICY_DIR, grow_data, signed_bundle  # noqa: E402
+
 import accord.enclave.evaluator as evaluator_module  # noqa: E402
+from accord.actors.baseline import SingleKeyEvaluator  # noqa: E402
 from accord.bundles.engine import engine_class  # noqa: E402
 from accord.bundles.keys import fingerprint, public_key_bytes  # noqa: E402
 from accord.bundles.policy_test import load_policy_dir  # noqa: E402
 from accord.bundles.store import ActiveBundleStore  # noqa: E402
 from accord.bundles.verify import TrustPolicy  # noqa: E402
-from accord.enclave.platform.enclave import Enclave  # noqa: E402
-from accord.actors.baseline import SingleKeyEvaluator  # noqa: E402
 from accord.enclave.configuration import EnclaveConfig, evaluator_id  # noqa: E402
 from accord.enclave.evaluator import AUTHORIZE_PATH, EvaluatorCore  # noqa: E402
+from accord.enclave.platform.enclave import Enclave  # noqa: E402
 from accord.enclave.platform.pki import SimulatedNitroPki  # noqa: E402
 from accord.protocols import canonical_json  # noqa: E402
 from accord.protocols.approvals import create_approval  # noqa: E402
@@ -68,7 +70,6 @@ from accord.protocols.authz_request import compute_request_hash  # noqa: E402
 from accord.protocols.http_signatures import HttpRequest, sign_request  # noqa: E402
 from accord.protocols.jwk import KeyKind, SigningKey  # noqa: E402
 from accord.protocols.minting import MintTask  # noqa: E402
-from policy_bench import MONDAY_10AM, POLICY_DIR, grow_data, signed_bundle  # noqa: E402
 
 USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
 UNKNOWN = "0x" + "5a" * 20

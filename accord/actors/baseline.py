@@ -12,13 +12,13 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accord.enclave.platform.enclave import Enclave
 from accord.actors.stats import StageClock
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import TrustPolicy
 from accord.config.deployment import DeploymentConfig
 from accord.enclave.configuration import evaluator_id
 from accord.enclave.evaluator import EvaluatorCore
+from accord.enclave.platform.enclave import Enclave
 from accord.protocols.http_signatures import HttpRequest
 from accord.protocols.jwk import PublicJwk, b64url_encode
 from accord.protocols.minting import AuthorizationResult, MintTask, Status

@@ -9,8 +9,8 @@ from typing import Any
 
 from accord.actors.invoke import Invoker
 from accord.config.deployment import DeploymentConfig
-from accord.enclave.platform.aws_kms import AwsKms
 from accord.enclave.configuration import KmsKind
+from accord.enclave.platform.aws_kms import AwsKms
 from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.kms import DecryptResponse, GenerateDataKeyResponse
 from accord.enclave.platform.sealing import SealedStore

@@ -23,8 +23,8 @@ from accord.bundles.verify import TrustPolicy
 from accord.config.deployment import DeploymentConfig
 from accord.config.topology import EnclaveSlot
 from accord.enclave.evaluator import EvaluatorCore
-from accord.enclave.platform.atomic_file import write_atomic
 from accord.enclave.keyshare import ForeignSignRequest, NotPaired
+from accord.enclave.platform.atomic_file import write_atomic
 from accord.errors import AccordError
 from accord.protocols.minting import EnclaveVerdict, MintTask
 

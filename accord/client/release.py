@@ -22,8 +22,8 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from accord.client.results import ClientError
-from accord.enclave.platform.attestation import AttestationPolicy
 from accord.enclave.configuration import EnclaveConfig, Platform
+from accord.enclave.platform.attestation import AttestationPolicy
 from accord.enclave.platform.errors import AttestationError, EnclaveConfigError
 from accord.enclave.platform.measurement import PCR_SIZE, Measurement, measure
 from accord.enclave.platform.trust import TrustedRoot, aws_nitro_root_g1, load_certificate

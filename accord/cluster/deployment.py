@@ -28,8 +28,8 @@ from accord.actors.kms import KmsService
 from accord.actors.minter import GroupSpec, TokenMinter
 from accord.bundles.keys import fingerprint, load_public_key
 from accord.bundles.sources import BundleSources, Fetcher
-from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group
 from accord.client.release import Release
+from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group
 from accord.cluster.ray_auth import require_token_auth
 from accord.config.deployment import NAMESPACE, DeploymentConfig
 from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform

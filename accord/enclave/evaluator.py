@@ -40,9 +40,9 @@ from accord.bundles.spending import SpendingLedger
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import VerifiedBundle
 from accord.enclave.configuration import EvaluatorConfig, Role, keyshare_id
+from accord.enclave.group_key import AcceptedGroupKey, GroupKeyNotAttested, GroupKeyStatement, accept_statement
 from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.errors import EnclaveConfigError
-from accord.enclave.group_key import AcceptedGroupKey, GroupKeyNotAttested, GroupKeyStatement, accept_statement
 from accord.enclave.signing_link import ShareResult, SignRequest, request_digest
 from accord.protocols import minting
 from accord.protocols.approvals import verify_approval

@@ -25,9 +25,9 @@ import cbor2
 
 from accord.enclave.configuration import Role, evaluator_id
 from accord.enclave.dkg_transport import DkgParticipant, DkgSession
+from accord.enclave.group_key import GroupBinding, GroupKeyStatement, GroupShapeMismatch, statement_digest
 from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.errors import EnclaveConfigError, EnclaveError
-from accord.enclave.group_key import GroupBinding, GroupKeyStatement, GroupShapeMismatch, statement_digest
 from accord.enclave.platform.identity import PeerIdentity
 from accord.enclave.platform.sealing import SealedStore
 from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest

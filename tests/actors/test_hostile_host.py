@@ -16,13 +16,13 @@ import pytest
 from accord.actors.evaluator import PolicyEvaluator
 from accord.actors.keyshare import KeyShare
 from accord.bundles.publish import library_bundle, publish
-from accord.bundles.sources import Fetcher
 from accord.client import KeySetNotAttested, Release, verify_key_set
 from accord.cluster.bootstrap import BootstrapError
 from accord.cluster.deployment import Deployment
 from accord.config.deployment import PKI_FILE, DeploymentConfig
 from accord.config.topology import EnclaveSlot
 from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform
+from accord.enclave.group_key import GroupBinding, GroupKeyNotAttested, GroupShapeMismatch, statement_digest
 from accord.enclave.platform.errors import (
     AttestationError,
     EnclaveConfigError,
@@ -30,11 +30,10 @@ from accord.enclave.platform.errors import (
     PcrMismatchError,
     RootPinMismatchError,
 )
-from accord.enclave.group_key import GroupBinding, GroupKeyNotAttested, GroupShapeMismatch, statement_digest
 from accord.enclave.platform.pki import SimulatedNitroPki
-from accord.enclave.signing_link import SignRequest, request_digest
 from accord.enclave.platform.timeutil import utc_now
 from accord.enclave.platform.trust import AWS_NITRO_ROOT_G1_SHA256
+from accord.enclave.signing_link import SignRequest, request_digest
 from accord.protocols import minting
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.local import run_dkg
@@ -133,8 +132,8 @@ def test_extra_evaluator_instances_under_other_names_cannot_exist_or_add_a_key(f
 def test_the_client_refuses_a_document_of_an_enclave_outside_the_release(fresh):
     # Genuine code refuses to run under a name outside its configuration (above); the client
     # does not rely on that: a document for a non-member, even with the right PCRs, is refused.
-    from accord.enclave.platform.enclave import Enclave
     from accord.enclave.evaluator import STATUS_CLAIM
+    from accord.enclave.platform.enclave import Enclave
 
     config = fresh.config
     stranger = Enclave.simulated(enclave_id="g0-e7-evaluator", config=config.enclave,

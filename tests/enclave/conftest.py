@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from nitro_vectors import CONFIG, NITRO, NOW, clock_at
 
-from accord.enclave.platform.enclave import Enclave
 from accord.enclave.configuration import EnclaveConfig
+from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.pki import SimulatedNitroPki
 from accord.enclave.platform.trust import TrustedRoot, aws_nitro_root_g1
 

@@ -9,6 +9,7 @@ import cbor2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from nitro_vectors import NITRO, REAL_DOCUMENTS, RealDocument
 
 from accord.enclave.platform.attestation import decode_attestation, verify_attestation
 from accord.enclave.platform.cose import CoseSign1
@@ -27,8 +28,6 @@ from accord.enclave.platform.errors import (
 )
 from accord.enclave.platform.timeutil import from_millis, utc_now
 from accord.enclave.platform.trust import AWS_NITRO_ROOT_G1_SHA256, TrustedRoot
-
-from nitro_vectors import NITRO, REAL_DOCUMENTS, RealDocument
 
 DOCS = pytest.mark.parametrize("doc", REAL_DOCUMENTS, ids=lambda d: d.name)
 

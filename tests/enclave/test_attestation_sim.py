@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nitro_vectors import CONFIG, NOW, MutableClock, clock_at
 
-from accord.enclave.platform.attestation import AttestationDocument, AttestationPolicy, build_attestation, decode_attestation, verify_attestation
+from accord.enclave.platform.attestation import (
+    AttestationDocument,
+    AttestationPolicy,
+    build_attestation,
+    decode_attestation,
+    verify_attestation,
+)
 from accord.enclave.platform.enclave import expected_pcrs
 from accord.enclave.platform.errors import (
     AttestationError,
@@ -256,8 +262,9 @@ def test_forged_chain_flaw_is_rejected(flaw, error, message):
 
 def test_payload_field_checks():
     _, good = decode_attestation(forged()[1])
-    import cbor2
     from dataclasses import replace
+
+    import cbor2
 
     def payload_error(**changes):
         fields = {**cbor2.loads(good.to_payload()), **changes}

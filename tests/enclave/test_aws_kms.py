@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from nitro_vectors import CONFIG, OTHER_CONFIG, clock_at
 
-from accord.enclave.platform.aws_kms import KEY_ENCRYPTION_ALGORITHM, AwsKms
 from accord.enclave.configuration import KmsKind, KmsSettings
+from accord.enclave.platform.aws_kms import KEY_ENCRYPTION_ALGORITHM, AwsKms
 from accord.enclave.platform.enclave import expected_pcrs
 from accord.enclave.platform.errors import (
     IncorrectKeyError,

@@ -31,7 +31,6 @@ from accord.enclave.platform.errors import (
 )
 from accord.protocols.secret import SecretBytes
 
-
 SESSION = b"dkg-session-0001"
 
 

@@ -8,8 +8,6 @@ from datetime import timedelta
 import pytest
 from nitro_vectors import CONFIG, clock_at
 
-from accord.enclave.platform.attestation import AttestationPolicy
-from accord.enclave.platform.channel import Envelope, Kind
 from accord.enclave.dkg_transport import (
     ROUND1,
     ROUND2,
@@ -21,6 +19,8 @@ from accord.enclave.dkg_transport import (
     DkgSession,
     run_locally,
 )
+from accord.enclave.platform.attestation import AttestationPolicy
+from accord.enclave.platform.channel import Envelope, Kind
 from accord.enclave.platform.enclave import Enclave, expected_pcrs
 from accord.protocols.frost import ciphersuite as cs
 from accord.protocols.frost import dkg

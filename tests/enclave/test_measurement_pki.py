@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from nitro_vectors import CONFIG, NOW, OTHER_CONFIG, MutableClock
 
+from accord.enclave.configuration import EnclaveConfig
 from accord.enclave.platform.attestation import decode_attestation, verify_attestation
 from accord.enclave.platform.errors import EnclaveConfigError, SimulatedPkiError
-from accord.enclave.configuration import EnclaveConfig
 from accord.enclave.platform.measurement import extend, measure, measure_tree
 from accord.enclave.platform.pki import SimulatedNitroPki
 from accord.enclave.platform.simulated_nsm import SimulatedNsm

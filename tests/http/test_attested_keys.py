@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from accord.client import KeySetNotAttested, Release, ReleaseError, verify_key_set
 from accord.client.attested_keys import STATUS_CLAIM
-from accord.enclave.platform.errors import AttestationError, NonceMismatchError, PcrMismatchError
 from accord.enclave.evaluator import STATUS_CLAIM as EVALUATOR_STATUS_CLAIM
+from accord.enclave.platform.errors import AttestationError, NonceMismatchError, PcrMismatchError
 from accord.enclave.platform.pki import SimulatedNitroPki
 from accord.enclave.platform.timeutil import utc_now
 from accord.protocols.jwk import SigningKey, build_jwks

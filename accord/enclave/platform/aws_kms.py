@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from accord.enclave.platform.settings import KmsKind, KmsSettings
 from accord.enclave.platform.errors import (
     IncorrectKeyError,
     InvalidCiphertextError,
@@ -26,6 +25,7 @@ from accord.enclave.platform.errors import (
     KmsKeyNotFoundError,
 )
 from accord.enclave.platform.kms import DecryptResponse, GenerateDataKeyResponse
+from accord.enclave.platform.settings import KmsKind, KmsSettings
 
 KEY_ENCRYPTION_ALGORITHM = "RSAES_OAEP_SHA_256"
 _ERRORS: dict[str, type[KmsError]] = {

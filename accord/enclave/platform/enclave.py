@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from accord.enclave.platform.attestation import AttestationPolicy
 from accord.enclave.platform.channel import SecureChannel
-from accord.enclave.platform.settings import Platform
 from accord.enclave.platform.errors import EnclaveConfigError, NsmUnavailableError, RootPinMismatchError
 from accord.enclave.platform.identity import IdentityKeys, PeerIdentity
 from accord.enclave.platform.kms import RecipientKey
@@ -26,6 +25,7 @@ from accord.enclave.platform.nitro_nsm import NitroNsm
 from accord.enclave.platform.nsm import Nsm
 from accord.enclave.platform.pki import SimulatedNitroPki
 from accord.enclave.platform.sealing import SEALED_PCRS, KmsClient, SealedStore
+from accord.enclave.platform.settings import Platform
 from accord.enclave.platform.simulated_nsm import SimulatedNsm
 from accord.enclave.platform.timeutil import Clock, utc_now
 from accord.enclave.platform.trust import TrustedRoot, aws_nitro_root_g1
