@@ -54,13 +54,19 @@ def cluster_address(state_dir: Path, address: str | None) -> str:
               help="Origin(s) clients sign requests for (e.g. https://accord.example.com); others are refused.")
 @click.option("--release-out", default="accord-release.json", show_default=True,
               help="Where to write the release clients verify the enclaves against (publish it beside the JWKS URL).")
-def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, public_urls, release_out) -> None:
+@click.option("--platform", type=click.Choice(["simulated", "nitro"]), default="simulated", show_default=True,
+              help="nitro: /dev/nsm, the AWS root and AWS KMS (measured: set at the first start of a state directory).")
+@click.option("--kms-region", help="nitro: the AWS region of the sealing key.")
+@click.option("--kms-key-id", help="nitro: the sealing key's id or ARN (its key policy must require the enclave's PCRs).")
+@click.option("--kms-endpoint", help="nitro: the KMS endpoint as the enclave reaches it (through the vsock proxy).")
+def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, public_urls, release_out, platform,
+       kms_region, kms_key_id, kms_endpoint) -> None:  # fmt: skip
     """Start a deployment and return once it is ready; it keeps running after this command."""
     from accord.bundles.sources import BundleSources, as_url
     from accord.cluster.deployment import Deployment
     from accord.cluster.local_cluster import start_head
     from accord.config.topology import Topology
-    from accord.enclave.configuration import EvaluatorConfig
+    from accord.enclave.configuration import EvaluatorConfig, KmsKind, KmsSettings, Platform
 
     root = _state_dir(state_dir)
     sources = BundleSources(bundle=as_url(bundle), signature=as_url(signature), public_key=as_url(pubkey))
@@ -71,9 +77,13 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
         click.echo(f"started a local Ray cluster at {address} (stop it with `accord down --state-dir {state_dir}`)")
     try:
         evaluator = EvaluatorConfig(public_origins=tuple(origin(u) for u in public_urls)) if public_urls else None
+        kms = None
+        if platform == "nitro":
+            kms = KmsSettings(KmsKind.AWS, region=kms_region, endpoint=kms_endpoint, key_id=kms_key_id)
         deployment = Deployment.start(state_dir=root, bundle=sources, address=address, groups=groups,
-                                      pins=list(pins) or None, evaluator=evaluator)  # fmt: skip
-        written = deployment.release().save(release_out)
+                                      pins=list(pins) or None, evaluator=evaluator, platform=Platform(platform),
+                                      kms=kms)  # fmt: skip
+        written = deployment.release().save(release_out) if platform == "simulated" else None
     except (AccordError, Exception) as exc:
         if started is not None:
             from accord.cluster.local_cluster import stop_head
@@ -82,7 +92,10 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
         raise click.ClickException(f"deployment failed: {type(exc).__name__}: {exc}") from exc
     jwks = deployment.jwks()
     click.echo(f"ready: {len(jwks['keys'])} signing group(s), kids {[k['kid'] for k in jwks['keys']]}")
-    click.echo(f"release written to {written}: publish it for clients (accord.client.Release.load)")
+    if written is None:
+        click.echo("nitro: make the release from the enclave image's PCRs (Release(config, pcrs)) and publish it")
+    else:
+        click.echo(f"release written to {written}: publish it for clients (accord.client.Release.load)")
 
 
 @click.command()
