@@ -170,7 +170,7 @@ def seed_history(core: EvaluatorCore, fixture: Fixture, clock: Clock, count: int
                               eth(fixture.kraken, 10**15 + k), iat) for k in range(min(10, count - b * 10))]  # fmt: skip
         clock.now = iat
         start = time.thread_time()
-        verdicts = core.evaluate(tasks).verdicts
+        verdicts = core.evaluate(tasks, core.state.seq + 1).verdicts
         cpu += time.thread_time() - start
         statuses.update(v.status.value for v in verdicts)
     return statuses, cpu
@@ -220,7 +220,7 @@ def run(core: EvaluatorCore, clock: Clock, batches: list[list[MintTask]]) -> tup
     for batch in batches:
         clock.now = batch[0].iat
         start, start_cpu = time.perf_counter(), time.thread_time()
-        verdicts = core.evaluate(batch).verdicts
+        verdicts = core.evaluate(batch, core.state.seq + 1).verdicts
         cpu.append((time.thread_time() - start_cpu) / len(batch))
         wall.append((time.perf_counter() - start) / len(batch))
         outcomes.update(f"{v.status.value}: {v.code or '; '.join(v.reasons)}" for v in verdicts)

@@ -54,7 +54,7 @@ class SingleKeyAuthority:
         with self._stages.measure("authorize", len(requests)):
             now = int(time.time())
             tasks = [MintTask(r, now, now + self._ttl, b64url_encode(os.urandom(16)), b"") for r in requests]
-            evaluation = self.core.evaluate(tasks)
+            evaluation = self.core.evaluate(tasks, self.core.state.seq + 1)
             results = []
             for task, verdict in zip(tasks, evaluation.verdicts):
                 token = None

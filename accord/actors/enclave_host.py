@@ -20,7 +20,10 @@ HIGH_WATER_OBJECT = "bundle-high-water"
 
 
 def open_enclave(config: DeploymentConfig, enclave_id: str) -> Enclave:
-    """This process's enclave, as its measured configuration describes it (platform, root)."""
+    """This process's enclave, as its measured configuration describes it (platform, root).
+    An id the configuration does not have is refused before anything is opened (the cores
+    check again, with the role)."""
+    config.enclave.member(enclave_id)
     return Enclave.open(enclave_id=enclave_id, config=config.enclave, state_dir=config.enclave_dir(enclave_id),
                         simulated_pki=config.simulated_pki)  # fmt: skip
 

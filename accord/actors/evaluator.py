@@ -13,6 +13,7 @@ unreachable, so it comes back with the policy it had.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from accord.actors.enclave_host import SealedHighWaterMark, open_enclave, placement, retry, sealed_store
@@ -23,12 +24,15 @@ from accord.bundles.verify import TrustPolicy
 from accord.config.deployment import DeploymentConfig
 from accord.config.topology import EnclaveSlot
 from accord.enclave.evaluator import EvaluatorCore
+from accord.enclave.group_state import GroupState
 from accord.enclave.keyshare import ForeignSignRequest, NotPaired
 from accord.enclave.platform.atomic_file import write_atomic
+from accord.enclave.state_log import open_state_log
 from accord.errors import AccordError
 from accord.protocols.minting import EnclaveVerdict, MintTask
 
 SAVED_BUNDLE = "active-bundle"
+STATE_DIR = "group-state"
 SAVED_FILES = ("bundle.tar.gz", "bundle.sig.json", "admin.pub.jwk")
 
 
@@ -39,9 +43,12 @@ class PolicyEvaluator:
         self._keyshare, self._invoker = keyshare, invoker
         enclave = open_enclave(config, config.evaluator_id(slot))
         store = sealed_store(enclave, kms, kms_key_id, invoker)
-        bundles = ActiveBundleStore(TrustPolicy(frozenset(enclave.config.bundle_key_fingerprints)),
-                                    high_water=SealedHighWaterMark(store))  # fmt: skip
-        self.core = EvaluatorCore(enclave, bundles)
+        log, notes = _retrying(lambda: open_state_log(store, config.enclave_dir(enclave.enclave_id) / STATE_DIR,
+                                                      enclave.enclave_id))  # fmt: skip
+        mark = GroupFloorMark(SealedHighWaterMark(store), lambda: self.core.state)
+        bundles = ActiveBundleStore(TrustPolicy(frozenset(enclave.config.bundle_key_fingerprints)), high_water=mark)
+        self.core = EvaluatorCore(enclave, bundles, state_log=log)
+        self.core.state_notes[:0] = notes
         self._paired = False
         self._stages = StageClock()
         self._saved = config.enclave_dir(enclave.enclave_id) / SAVED_BUNDLE
@@ -71,6 +78,7 @@ class PolicyEvaluator:
             "bundle": None if bundle is None else {"version": bundle.version, "digest": bundle.digest,
                                                    "expires": bundle.expires},  # fmt: skip
             "paired": self._paired,
+            "state": self.core.state_position(),
             "restore_error": self.restore_error,
         }
 
@@ -106,11 +114,27 @@ class PolicyEvaluator:
     def stats(self) -> dict[str, dict[str, float]]:
         return self._stages.snapshot()
 
-    def evaluate(self, tasks: list[MintTask]) -> list[EnclaveVerdict]:
+    # the group's state, relayed between evaluators (see EvaluatorCore)
+    def state_position(self) -> dict[str, Any]:
+        return self.core.state_position()
+
+    def state_challenge(self) -> bytes:
+        return self.core.state_challenge()
+
+    def state_request(self, peer_challenge: bytes) -> tuple[bytes, bytes]:
+        return self.core.state_request(peer_challenge)
+
+    def export_state(self, document: bytes, peer_challenge: bytes, challenge: bytes) -> tuple[bytes, bytes]:
+        return self.core.export_state(document, peer_challenge, challenge)
+
+    def import_state(self, document: bytes, envelope: bytes, challenge: bytes) -> dict[str, Any]:
+        return self.core.import_state(document, envelope, challenge)
+
+    def evaluate(self, tasks: list[MintTask], seq: int) -> list[EnclaveVerdict]:
         if not self._paired:
             self._try_pair()
         with self._stages.measure("evaluate", len(tasks)):
-            evaluation = self.core.evaluate(tasks)
+            evaluation = self.core.evaluate(tasks, seq)
         if evaluation.sign_request is None:
             return list(evaluation.verdicts)
         try:
@@ -130,3 +154,28 @@ class PolicyEvaluator:
             self.pair()
         except Exception:  # noqa: BLE001 - not ready yet: this batch's permits fail, the next retries
             self._paired = False
+
+
+class GroupFloorMark:
+    """The bundle high-water mark an evaluator enforces: the higher of its own sealed mark
+    and the mark of its group state (which a wiped or rolled-back evaluator learns from its
+    peers). Writes go to the sealed mark; the group state notes activations itself."""
+
+    def __init__(self, sealed: SealedHighWaterMark, state: Callable[[], GroupState]) -> None:
+        self._sealed, self._state = sealed, state
+
+    def read(self) -> tuple[int, str | None]:
+        own = self._sealed.read()
+        state = self._state()
+        group = (state.bundle_version, state.bundle_digest or None)
+        return max(own, group, key=lambda mark: (mark[0], mark[1] is not None))
+
+    def write(self, version: int, digest: str) -> None:
+        self._sealed.write(version, digest)
+
+
+def _retrying(action):
+    result, error = retry(action)
+    if error is not None:
+        raise error
+    return result

@@ -1,13 +1,20 @@
 """The TokenMinter service: the coordinator (thin over MintCoordinator). Holds no secret.
 
-For each batch of signed requests it picks a signing group (round robin), makes sure every
-KeyShare of the group has handed it enough nonce commitments, sends the same tasks to the
-group's evaluators in one call each, and combines their verdicts into results and tokens.
+For each batch of signed requests it sends each request to the signing group that decides it
+(`enclave.routing`: transfers to the group holding the ledger, the rest by signing key),
+makes sure every KeyShare of the group has handed it enough nonce commitments, sends the
+same tasks to the group's evaluators in one call each, with the group's next batch number,
+and combines their verdicts into results and tokens.
+
+It numbers each group's batches and never lets `iat` go back. An evaluator that answers
+`state_behind` (it restarted, or its state was deleted or rolled back) is brought up to date
+here, after the batch: the minter relays, between that evaluator and each of its peers, the
+four steps of the attested state transfer (`EvaluatorCore.state_challenge` .. `import_state`);
+the enclaves verify each other, the minter only carries bytes.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Sequence
@@ -17,6 +24,7 @@ from typing import Any
 from accord.actors.invoke import Invoker
 from accord.actors.stats import StageClock
 from accord.config.deployment import DeploymentConfig
+from accord.enclave.routing import route
 from accord.enclave.signing_link import CommitmentBatch
 from accord.protocols import minting
 from accord.protocols.frost.identifier import Identifier
@@ -24,9 +32,10 @@ from accord.protocols.frost.keys import PublicKeyPackage
 from accord.protocols.http_signatures import HttpRequest
 from accord.protocols.jwk import PublicJwk, build_jwks
 from accord.protocols.minting import AuthorizationResult, MintCoordinator, Status
-from accord.protocols.pending import PendingRequests
+from accord.protocols.pending import PendingRequests, PendingStoreFull
 
 REFILL = 256  # commitments fetched per KeyShare when a pool runs low
+PENDING_FILE = "pending.sqlite3"  # requests waiting for approvals (host-side, no secrets)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,8 @@ class _Group:
     kid: str
     coordinator: MintCoordinator
     lock: threading.Lock
+    seq: int = 0  # the last batch number handed out
+    iat: int = 0  # the last iat handed out
 
 
 class TokenMinter:
@@ -58,8 +69,7 @@ class TokenMinter:
         self._specs = list(groups)
         self._groups: dict[int, _Group] = {}
         self._setup = threading.Lock()
-        self._round_robin = itertools.count()
-        self.pending = PendingRequests()
+        self.pending = PendingRequests(path=config.root / PENDING_FILE)
         self._stages = StageClock()
 
     def stats(self) -> dict[str, dict[str, float]]:
@@ -87,7 +97,39 @@ class TokenMinter:
         public = PublicKeyPackage.from_bytes(packages.pop())
         names = {Identifier(i + 1): name for i, name in enumerate(spec.evaluator_ids)}
         coordinator = MintCoordinator(public, names, token_ttl=self._config.token_ttl)
-        return _Group(spec, statuses[0]["kid"], coordinator, threading.Lock())
+        group = _Group(spec, statuses[0]["kid"], coordinator, threading.Lock())
+        self._synchronize(group)
+        return group
+
+    # --- the group's state: sequence and catching up ---
+
+    def _synchronize(self, group: _Group, behind: Sequence[int] | None = None) -> None:
+        """Continue the group's sequence after the most advanced evaluator, and bring those
+        behind it (or `behind`) up to date from their peers. Failures are left for the next
+        batch to show (as `state_behind` answers)."""
+        evaluators = group.spec.evaluators
+        answers = self._invoker.settle(self._invoker.submit([(ev, "state_position", ()) for ev in evaluators]))
+        positions = [a if isinstance(a, dict) else None for a in answers]
+        known = [p for p in positions if p is not None]
+        if known:
+            group.seq = max(group.seq, *(p["seq"] for p in known))
+            group.iat = max(group.iat, *(p["iat_high"] for p in known))
+        lagging = set(behind or ()) | {i for i, p in enumerate(positions) if p is not None and p["seq"] < group.seq}
+        for index in sorted(lagging):
+            self._catch_up(group, index)
+
+    def _catch_up(self, group: _Group, index: int) -> None:
+        target = group.spec.evaluators[index]
+        for k, peer in enumerate(group.spec.evaluators):
+            if k == index:
+                continue
+            try:
+                challenge = self._invoker.call(peer, "state_challenge")
+                document, ours = self._invoker.call(target, "state_request", challenge)
+                peer_document, envelope = self._invoker.call(peer, "export_state", document, challenge, ours)
+                self._invoker.call(target, "import_state", peer_document, envelope, ours)
+            except Exception:  # noqa: BLE001 - that peer is down or refused: try the next one
+                continue
 
     def jwks(self) -> dict[str, Any]:
         """Every group's key (kid = RFC 7638 thumbprint)."""
@@ -101,23 +143,42 @@ class TokenMinter:
         """Decide a batch of signed requests; one result per request, in order."""
         if not requests:
             return []
-        groups = self._ready()
+        groups = {g.spec.index: g for g in self._ready()}
         if not groups:
             return [AuthorizationResult(Status.UNAVAILABLE, "", code=minting.NOT_READY,
                                         message="no signing group is ready") for _ in requests]  # fmt: skip
-        group = groups[next(self._round_robin) % len(groups)]
+        count = len(self._specs)
+        by_group: dict[int, list[int]] = {}
+        for position, request in enumerate(requests):
+            by_group.setdefault(_route(request, count), []).append(position)
+        results: list[AuthorizationResult | None] = [None] * len(requests)
+        for index, positions in by_group.items():
+            group = groups.get(index)
+            batch = [requests[p] for p in positions]
+            if group is None:
+                answers = [AuthorizationResult(Status.UNAVAILABLE, "", code=minting.NOT_READY,
+                                               message=f"signing group {index} is not ready") for _ in batch]  # fmt: skip
+            else:
+                answers = self._authorize_in(group, batch)
+            for position, answer in zip(positions, answers):
+                results[position] = answer
+        return results
+
+    def _authorize_in(self, group: _Group, requests: list[HttpRequest]) -> list[AuthorizationResult]:
         with group.lock:
             try:
                 self._refill(group, len(requests))
                 with self._stages.measure("prepare", len(requests)):
-                    tasks = group.coordinator.prepare(list(requests), int(time.time()))
+                    group.iat = max(group.iat, int(time.time()))  # iat never goes back
+                    tasks = group.coordinator.prepare(requests, group.iat)
             except Exception as exc:  # noqa: BLE001 - a KeyShare is down: no commitments, no tokens
                 return [AuthorizationResult(Status.UNAVAILABLE, "", code=minting.NOT_READY,
                                             message=f"cannot get nonce commitments: {type(exc).__name__}: {exc}")
                         for _ in requests]  # fmt: skip
-            # Submitted under the lock: every evaluator of the group sees the batches in the
-            # same order, so replay caches and spending histories evolve identically.
-            pending = self._invoker.submit([(ev, "evaluate", (tasks,)) for ev in group.spec.evaluators])
+            # Numbered and submitted under the lock: every evaluator of the group sees the
+            # batches in the same order, so their group states evolve identically.
+            group.seq += 1
+            pending = self._invoker.submit([(ev, "evaluate", (tasks, group.seq)) for ev in group.spec.evaluators])
         answers = self._invoker.settle(pending)
         names = list(group.coordinator.enclaves.values())
         per_task: list[list[minting.EnclaveVerdict]] = [[] for _ in tasks]
@@ -134,6 +195,11 @@ class TokenMinter:
             with group.lock:  # a KeyShare restarted or refused: its old commitments are void
                 for pool in group.coordinator.pools.values():
                     pool.void()
+        behind = [i for i, answer in enumerate(answers) if isinstance(answer, BaseException)
+                  or any(v.code == minting.STATE_BEHIND for v in answer)]  # fmt: skip
+        if behind:
+            with group.lock:
+                self._synchronize(group, behind)
         self._note_pending(requests, results)
         return results
 
@@ -155,8 +221,11 @@ class TokenMinter:
                 continue
             if result.status is Status.CONFIRM:
                 body = _loose_json(request.body)
-                self.pending.record(result.request_id, result.principal or "", str(body.get("action", "")),
-                                    str(body.get("resource", "")), list(result.approvals.get("missing", [])))  # fmt: skip
+                try:
+                    self.pending.record(result.request_id, result.principal or "", str(body.get("action", "")),
+                                        str(body.get("resource", "")), list(result.approvals.get("missing", [])))  # fmt: skip
+                except PendingStoreFull:
+                    continue  # that request cannot collect approvals here; the others are unaffected
             elif result.status is Status.PERMIT:
                 self.pending.resolve(result.request_id)
 
@@ -165,6 +234,25 @@ class TokenMinter:
 
     def add_approval(self, request_id: str, approval: str) -> dict[str, Any]:
         return self.pending.add_approval(request_id, approval).to_dict()
+
+
+def _route(request: HttpRequest, groups: int) -> int:
+    """The group that decides `request` (the enclaves refuse any other: see `routing`)."""
+    if groups == 1:
+        return 0
+    body = _loose_json(request.body)
+    jkt = _keyid(request)
+    return route(body.get("action"), body.get("payload"), jkt, groups) if jkt else 0
+
+
+def _keyid(request: HttpRequest) -> str:
+    """The `keyid` the request says it is signed with (unverified: only for routing)."""
+    from accord.protocols.http_signatures import precheck_request
+
+    try:
+        return precheck_request(request, now=int(time.time()), skew=10**9).keyid
+    except Exception:  # noqa: BLE001 - a malformed request: any group refuses it
+        return ""
 
 
 def _loose_json(body: bytes) -> dict[str, Any]:

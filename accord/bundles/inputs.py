@@ -293,6 +293,18 @@ _PAYLOADS = {
 ACTIONS = tuple(_PAYLOADS)
 
 
+def moves_value(action: Any, payload: Any) -> bool:
+    """Whether a request of `action` with `payload` is a transfer whose decision reads the
+    spending ledger (`input.spent`). A `signTransaction` whose payload does not parse counts
+    as one: it is then decided (refused) where the ledger is."""
+    if action != "signTransaction":
+        return False
+    try:
+        return transaction_intent(_transaction(payload))["type"] in SPENDING_INTENTS
+    except (InputError, TypeError, KeyError, AttributeError):
+        return True
+
+
 def _history_entry(entry: Mapping[str, Any], where: str) -> Transfer:
     _require(entry, {"time", "principal", "account", "token", "amount", "destination"}, set(), where)
     return Transfer(

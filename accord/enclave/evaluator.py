@@ -18,10 +18,18 @@ For each MintTask the evaluator, trusting nothing the host says except the reque
 
 Every evaluator of a group does the same on the same tasks, so honest evaluators produce
 identical verdicts and their shares combine; a divergent one cannot make a token.
+
+The history decisions read (replay nonces, spending, the `iat` high-water mark, consumed
+approvals) is the group's replicated state (`group_state`): batches arrive with a sequence
+number and are applied only in order; the state digest a batch was decided on is part of
+every verdict; each batch is made durable (`state_log`, one fsync) before any share for it
+is asked for; a restarted or rolled-back evaluator takes its peers' more advanced state
+(`state_challenge` .. `import_state`, over an attested channel) before it decides again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -33,17 +41,19 @@ from urllib.parse import urlsplit
 import cbor2
 
 from accord.bundles.engine import PolicyEngine, engine_class
-from accord.bundles.inputs import PreparedInput, prepare_input
+from accord.bundles.inputs import prepare_input
 from accord.bundles.policy_errors import InputError
 from accord.bundles.principals import PrincipalIndex
-from accord.bundles.spending import SpendingLedger
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import VerifiedBundle
 from accord.enclave.configuration import EvaluatorConfig, Role, keyshare_id
 from accord.enclave.group_key import AcceptedGroupKey, GroupKeyNotAttested, GroupKeyStatement, accept_statement
+from accord.enclave.group_state import ApprovalsFull, GroupState, GroupStateError
 from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.errors import EnclaveConfigError
+from accord.enclave.routing import route
 from accord.enclave.signing_link import ShareResult, SignRequest, request_digest
+from accord.enclave.state_log import StateLog
 from accord.protocols import minting
 from accord.protocols.approvals import verify_approval
 from accord.protocols.auth_errors import (
@@ -57,13 +67,14 @@ from accord.protocols.auth_errors import (
 from accord.protocols.authz_request import parse_authorization_request
 from accord.protocols.http_signatures import verify_request
 from accord.protocols.minting import EnclaveVerdict, MintTask, Status
-from accord.protocols.replay import ReplayCache
-from accord.protocols.secret import SecretLeakError
+from accord.protocols.secret import SecretBytes, SecretLeakError
 from accord.protocols.tokens import TokenClaims, signing_input, token_header
 
 AUTHORIZE_PATH = "/v1/authorize"
 STATUS_CLAIM = "accord-evaluator-status-v2"
-HISTORY_SECONDS = 32 * 86400  # longest spending window (30 d rolling, calendar month) + margin
+STATE_MESSAGE = "accord-group-state"
+_SYNC_LABEL = b"accord-group-state-sync-v1"
+MAX_SYNC_CHALLENGES = 8
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,8 @@ class Evaluation:
 class EvaluatorCore:
     """One enclave's evaluator: active bundle and engine, replay cache, spending history."""
 
-    def __init__(self, enclave: Enclave, store: ActiveBundleStore, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, enclave: Enclave, store: ActiveBundleStore, *, clock: Callable[[], float] = time.time,
+                 state_log: StateLog | None = None) -> None:  # fmt: skip
         member = enclave.config.member(enclave.enclave_id)
         if member.role is not Role.EVALUATOR:
             raise EnclaveConfigError(f"{enclave.enclave_id!r} is configured as a {member.role.value}, not an evaluator")
@@ -98,8 +110,15 @@ class EvaluatorCore:
         self._clock = clock
         self._engine: PolicyEngine | None = None
         self._principals: PrincipalIndex | None = None
-        self._replay = ReplayCache(skew=self.config.signature_skew)
-        self._ledger = SpendingLedger(retention=HISTORY_SECONDS)
+        self._log = state_log
+        self.state_notes: list[str] = []
+        if state_log is None:
+            self.state = GroupState(signature_skew=self.config.signature_skew)
+        else:
+            self.state, self.state_notes = state_log.load(signature_skew=self.config.signature_skew)
+        self._broken: str | None = None  # why the state may not be durable: decide nothing more
+        self._exports: dict[bytes, None] = {}  # outstanding state_challenge nonces
+        self._imports: dict[bytes, bytes] = {}  # our state_request challenge -> the peer's
         self._group_key: AcceptedGroupKey | None = None
         self._kid: str | None = None
         self._token_header = b""
@@ -144,6 +163,9 @@ class EvaluatorCore:
 
         self._store.load(bundle, public_key=public_key, signature=signature, accept=load_engine)
         self._engine, self._principals = loaded["engine"], loaded["principals"]
+        active = self._store.active
+        if self.state.note_bundle(active.version, active.digest) and self._log is not None:
+            self._log.append_bundle(active.version, active.digest, self.state)
         return self.bundle_status()
 
     def bundle_status(self) -> BundleStatus | None:
@@ -168,11 +190,32 @@ class EvaluatorCore:
 
     # --- evaluation ---
 
-    def evaluate(self, tasks: Sequence[MintTask]) -> Evaluation:
-        """Decide every task; permits come back without a share, with the signed request
-        for this host's KeyShare (`complete` attaches its answer)."""
+    def evaluate(self, tasks: Sequence[MintTask], seq: int) -> Evaluation:
+        """Decide every task of batch `seq` (the next of this group's sequence, else every
+        task is refused `state_behind` and nothing changes), make the batch durable, and
+        return the permits without a share, with the signed request for this host's
+        KeyShare (`complete` attaches its answer)."""
         keyshare_epoch = self.keyshare_epoch or ""
-        verdicts = tuple(self._decide(task) for task in tasks)
+        state = self.state
+        if self._broken or not state.expects(seq):
+            why = self._broken or (f"batch {seq} is not the next one: this enclave's group state is at batch "
+                                   f"{state.seq}; it catches up from its peers")  # fmt: skip
+            code = minting.NOT_READY if self._broken else minting.STATE_BEHIND
+            bundle = self._store.active.digest if self._store.active is not None else ""
+            return Evaluation(tuple(EnclaveVerdict(self.enclave.enclave_id, Status.REJECTED, bundle, code=code,
+                                                   message=why, state=state.digest.hex()) for _ in tasks))  # fmt: skip
+        decided_on = state.digest.hex()
+        state.begin(seq)
+        verdicts = tuple(replace(self._decide(task), state=decided_on) for task in tasks)
+        effects = state.commit()
+        if self._log is not None:
+            try:
+                self._log.append_batch(effects, state)
+            except OSError as exc:
+                # In memory the batch counted, on disk it did not: release nothing, decide no more.
+                self._broken = f"group state not durable ({type(exc).__name__}: {exc}); restart this enclave"
+                return Evaluation(tuple(replace(v, status=Status.REJECTED, code=minting.NOT_READY, message=self._broken,
+                                                signing_input=None) for v in verdicts))  # fmt: skip
         pending = tuple(i for i, v in enumerate(verdicts) if v.status is Status.PERMIT)
         if not pending:
             return Evaluation(verdicts)
@@ -212,6 +255,12 @@ class EvaluatorCore:
             return rejected(minting.MALFORMED, f"token lifetime {task.exp - task.iat} s is outside 1..{self.config.max_token_lifetime}")
         if self._engine is None or self._principals is None or self._kid is None:
             return rejected(minting.NOT_READY, "no active bundle or group key in this enclave yet")
+        if active.version < self.state.bundle_version:
+            return rejected(minting.NOT_READY, f"bundle version {active.version} is active but the group already "
+                            f"ran version {self.state.bundle_version}; activate that or a newer one")  # fmt: skip
+        if task.iat < self.state.iat_high:
+            return rejected(minting.OUT_OF_ORDER, f"iat {task.iat} is below the group's high-water mark "
+                            f"{self.state.iat_high}: time never goes back")  # fmt: skip
         expires = active.revision.expires
         if task.iat >= expires.timestamp():
             return rejected(minting.BUNDLE_EXPIRED, f"bundle version {active.revision.version} expired at "
@@ -231,24 +280,30 @@ class EvaluatorCore:
             return rejected(minting.UNKNOWN_KEY, str(exc))
         except SignatureError as exc:
             return rejected(minting.BAD_SIGNATURE, f"{type(exc).__name__}: {exc}")
-        try:
-            self._replay.check_and_record(signature.jkt, signature.nonce, created=signature.created,
-                                          expires=signature.expires, now=task.iat)  # fmt: skip
-        except ReplayError as exc:
-            return rejected(minting.REPLAY, f"{type(exc).__name__}: {exc}")
         principal = principals.get(signature.jkt).principal
         try:
             body = parse_authorization_request(request.body)
         except AuthorizationRequestError as exc:
             return rejected(minting.MALFORMED, f"{type(exc).__name__}: {exc}", principal=principal)
+        groups = self.enclave.config.groups
+        owner = route(body.action, body.payload, signature.jkt, groups)
+        if owner != self.group:
+            return rejected(minting.WRONG_GROUP, f"this request is decided by signing group {owner} (it holds the "
+                            "spending ledger, or this key's history), not by group {self.group}", principal=principal)  # fmt: skip
+        try:
+            self.state.record_nonce(signature.jkt, signature.nonce, created=signature.created,
+                                    expires=signature.expires, now=task.iat)  # fmt: skip
+        except ReplayError as exc:
+            return rejected(minting.REPLAY, f"{type(exc).__name__}: {exc}", principal=principal)
+        self.state.observe_iat(task.iat)
         request_hash = body.request_hash(signature.jkt)
-        approvers, ignored = self._approvers(body.approvals, request_hash, principal, task.iat)
+        approvers, used, ignored = self._approvers(body.approvals, request_hash, principal, task.iat)
         decided = dict(principal=principal, request_hash=request_hash)
         try:
             prepared = prepare_input({
                 "request": {"action": body.action, "resource": body.resource, "payload": body.payload},
                 "principal": principal, "key": signature.jkt, "time": task.iat, "request_hash": request_hash,
-                "approvals": approvers, "history": self._ledger,
+                "approvals": approvers, "history": self.state.ledger,
             })  # fmt: skip
         except InputError as exc:
             return EnclaveVerdict(enclave, Status.FORBID, bundle, reasons=(f"invalid request: {exc}",), **decided)
@@ -264,17 +319,31 @@ class EvaluatorCore:
             jti=task.jti, cnf_jkt=signature.jkt, request_hash=request_hash, bundle=bundle,
             action=body.action, resource=body.resource,
         )  # fmt: skip
-        self._record_spending(prepared)
+        try:
+            # The approvals that made this a permit authorize no other token.
+            self.state.consume_approvals(used, task.iat + self.config.approval_max_age)
+        except ApprovalsFull as exc:
+            return rejected(minting.NOT_READY, str(exc), principal=principal)
+        if prepared.transfer is not None:
+            # Counted at the permit, before the token is aggregated: a failed aggregation errs
+            # on the side of the limit.
+            self.state.record_transfer(prepared.transfer)
         return replace(verdict, signing_input=signing_input(self._token_header, claims))
 
     def _approvers(self, tokens: Sequence[str], request_hash: str, principal: str,
-                   now: int) -> tuple[list[str], tuple[str, ...]]:  # fmt: skip
-        """The principals whose approvals of `request_hash` verify, and a note for each one
-        that does not. Anyone can file an approval for a pending request, so a bad one is
-        ignored rather than spoiling the good ones; a principal cannot approve itself."""
+                   now: int) -> tuple[list[str], list[str], tuple[str, ...]]:  # fmt: skip
+        """The principals whose approvals of `request_hash` verify, the digests of those
+        approvals, and a note for each one that does not count. Anyone can file an approval
+        for a pending request, so a bad one is ignored rather than spoiling the good ones; a
+        principal cannot approve itself; an approval that already made a permit is spent."""
         approvers: set[str] = set()
+        used: list[str] = []
         ignored: list[str] = []
         for position, token in enumerate(tokens):
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            if self.state.approval_used(digest):
+                ignored.append(f"approval {position} ignored: it was already used by an earlier permit")
+                continue
             try:
                 approval = verify_approval(token, request_hash=request_hash, resolve_key=self._principals.resolve_key,
                                            now=now, max_age=self.config.approval_max_age)  # fmt: skip
@@ -286,15 +355,86 @@ class EvaluatorCore:
                 ignored.append(f"approval {position} ignored: {approver} cannot approve its own request")
             else:
                 approvers.add(approver)
-        return sorted(approvers), tuple(ignored)
+                used.append(digest)
+        return sorted(approvers), used, tuple(ignored)
 
-    # --- spending history (for limits over time windows) ---
+    # --- group state from peers ---
 
-    def _record_spending(self, prepared: PreparedInput) -> None:
-        """Count a permitted transfer against later limits. Recorded at the permit, before
-        the token is aggregated: a failed aggregation errs on the side of the limit."""
-        if prepared.transfer is not None:
-            self._ledger.record(prepared.transfer)
+    def state_position(self) -> dict[str, Any]:
+        """Where this enclave's group state is (public)."""
+        seq, digest = self.state.position()
+        return {"seq": seq, "digest": digest, "bundle_version": self.state.bundle_version,
+                "iat_high": self.state.iat_high, "notes": list(self.state_notes), "broken": self._broken}  # fmt: skip
+
+    def state_challenge(self) -> bytes:
+        """Step 1 (on the peer that exports): a fresh nonce the requester's document carries."""
+        challenge = os.urandom(32)
+        self._exports[challenge] = None
+        while len(self._exports) > MAX_SYNC_CHALLENGES:
+            self._exports.pop(next(iter(self._exports)))
+        return challenge
+
+    def state_request(self, peer_challenge: bytes) -> tuple[bytes, bytes]:
+        """Step 2 (on the enclave that catches up): our identity document for the exporting
+        peer (nonce: its challenge) and our own fresh challenge for its answer."""
+        if not isinstance(peer_challenge, bytes) or len(peer_challenge) != 32:
+            raise GroupStateError("a state challenge is 32 bytes")
+        ours = os.urandom(32)
+        self._imports[ours] = peer_challenge
+        while len(self._imports) > MAX_SYNC_CHALLENGES:
+            self._imports.pop(next(iter(self._imports)))
+        return self.enclave.identity_document(peer_challenge), ours
+
+    def export_state(self, document: bytes, peer_challenge: bytes, requester_challenge: bytes) -> tuple[bytes, bytes]:
+        """Step 3 (exporter): verify the requester (an evaluator of our group, same code, our
+        challenge) and send it our whole state over an attested, encrypted channel."""
+        if peer_challenge not in self._exports:
+            raise GroupStateError("no such state challenge is outstanding")
+        del self._exports[peer_challenge]
+        requester = self._sync_peer(document, peer_challenge)
+        channel = self.enclave.channel(requester, _sync_session(peer_challenge, requester_challenge))
+        envelope = channel.seal(STATE_MESSAGE, SecretBytes(self.state.snapshot(), "group state"))
+        return self.enclave.identity_document(requester_challenge), envelope
+
+    def import_state(self, document: bytes, envelope: bytes, challenge: bytes) -> dict[str, Any]:
+        """Step 4 (requester): verify the exporter, open its state, and adopt it if it is
+        further along our group's sequence than ours (a peer at our batch with another
+        digest is a fork: refused and named). The bundle mark only ever rises. The adopted
+        state is made durable before anything is decided on it."""
+        peer_challenge = self._imports.pop(challenge, None)
+        if peer_challenge is None:
+            raise GroupStateError("no such state request is outstanding")
+        exporter = self._sync_peer(document, challenge)
+        channel = self.enclave.channel(exporter, _sync_session(peer_challenge, challenge))
+        secret = channel.open_sealed(envelope, STATE_MESSAGE)
+        try:
+            theirs = GroupState.from_snapshot(secret.reveal(), signature_skew=self.config.signature_skew)
+        finally:
+            secret.wipe()
+        ours = self.state
+        if theirs.seq == ours.seq and theirs.digest != ours.digest:
+            raise GroupStateError(f"{exporter.enclave_id} holds another state at batch {ours.seq} "
+                                  f"({theirs.digest.hex()[:16]} vs {ours.digest.hex()[:16]}): the group has forked")  # fmt: skip
+        adopted = theirs.seq > ours.seq
+        if adopted:
+            theirs.note_bundle(ours.bundle_version, ours.bundle_digest)
+            self.state = theirs
+        elif not self.state.note_bundle(theirs.bundle_version, theirs.bundle_digest):
+            return {"adopted": False, "from": exporter.enclave_id, **self.state_position()}
+        if self._log is not None:
+            self._log.write_snapshot(self.state)
+        self._broken = None
+        return {"adopted": adopted, "from": exporter.enclave_id, **self.state_position()}
+
+    def _sync_peer(self, document: bytes, nonce: bytes):
+        peer = self.enclave.verify_peer(document, nonce=nonce)
+        try:
+            member = self.enclave.config.member(peer.enclave_id)
+        except EnclaveConfigError as exc:
+            raise GroupStateError(f"state peer {peer.enclave_id!r}: {exc}") from None
+        if member.role is not Role.EVALUATOR or member.group != self.group or peer.enclave_id == self.enclave.enclave_id:
+            raise GroupStateError(f"{peer.enclave_id!r} is not another evaluator of group {self.group}")
+        return peer
 
     def __repr__(self) -> str:
         status = self.bundle_status()
@@ -302,3 +442,7 @@ class EvaluatorCore:
 
     def __reduce__(self):
         raise SecretLeakError("an evaluator holds its enclave's identity key and must not be pickled")
+
+
+def _sync_session(exporter_challenge: bytes, requester_challenge: bytes) -> bytes:
+    return hashlib.sha256(_SYNC_LABEL + exporter_challenge + requester_challenge).digest()

@@ -63,6 +63,9 @@ BAD_APPROVAL = "bad_approval"
 CLOCK_SKEW = "clock_skew"
 NOT_READY = "not_ready"
 BUNDLE_EXPIRED = "bundle_expired"
+OUT_OF_ORDER = "out_of_order"  # an iat below the group's high-water mark
+STATE_BEHIND = "state_behind"  # a batch that is not the next one of the evaluator's group state
+WRONG_GROUP = "wrong_group"
 SIGNING_FAILED = "signing_failed"
 DIVERGENCE = "divergence"
 
@@ -109,12 +112,15 @@ class EnclaveVerdict:
     signing_input: bytes | None = None
     share: bytes | None = None
     signing_error: str = ""
+    state: str = ""  # digest of the group state the batch was decided on (hex)
 
     def agreement_key(self) -> tuple:
-        """What every honest evaluator computes identically for the same task."""
+        """What every honest evaluator computes identically for the same task (the group
+        state included: an evaluator whose history differs is divergent even where its
+        answer happens to match)."""
         approvals = tuple(sorted((k, repr(v)) for k, v in self.approvals.items()))
         return (self.status, self.code, self.bundle, self.principal, self.request_hash, self.reasons, approvals,
-                self.signing_input)  # fmt: skip
+                self.signing_input, self.state)  # fmt: skip
 
 
 @dataclass(frozen=True)

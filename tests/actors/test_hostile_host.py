@@ -16,16 +16,21 @@ import pytest
 from accord.actors.evaluator import PolicyEvaluator
 from accord.actors.keyshare import KeyShare
 from accord.bundles.publish import library_bundle, publish
+from accord.bundles.store import ActiveBundleStore
+from accord.bundles.verify import TrustPolicy
 from accord.client import KeySetNotAttested, Release, verify_key_set
 from accord.cluster.bootstrap import BootstrapError
 from accord.cluster.deployment import Deployment
 from accord.config.deployment import PKI_FILE, DeploymentConfig
 from accord.config.topology import EnclaveSlot
 from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform
+from accord.enclave.evaluator import EvaluatorCore
 from accord.enclave.group_key import GroupBinding, GroupKeyNotAttested, GroupShapeMismatch, statement_digest
+from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.errors import (
     AttestationError,
     EnclaveConfigError,
+    KeyPolicyMismatchError,
     NsmUnavailableError,
     PcrMismatchError,
     RootPinMismatchError,
@@ -240,10 +245,14 @@ def test_an_unmeasured_parameter_is_refused(fresh, scenario):
     # the KMS refuse it (its PCR0 is not the group's).
     config = dataclasses.replace(fresh.config, enclave=dataclasses.replace(fresh.config.enclave, evaluator=lax))
     slot = config.topology.group(0)[0]
-    rogue = PolicyEvaluator(config, slot, fresh.handles.groups[0].keyshares[0], fresh.handles.kms,
-                            fresh.handles.kms.sealing_key(), fresh._invoker)  # fmt: skip
-    with pytest.raises(PcrMismatchError, match="PCR0"):
-        rogue.pair()
+    ks = fresh.handles.groups[0].keyshares[0]
+    with pytest.raises(KeyPolicyMismatchError, match="PCR0"):  # the KMS: no state key for it
+        PolicyEvaluator(config, slot, ks, fresh.handles.kms, fresh.handles.kms.sealing_key(), fresh._invoker)
+    enclave = Enclave.open(enclave_id="g0-e0-evaluator", config=config.enclave, state_dir=config.root / "rogue",
+                           simulated_pki=config.simulated_pki)  # fmt: skip
+    rogue = EvaluatorCore(enclave, ActiveBundleStore(TrustPolicy(frozenset(config.enclave.bundle_key_fingerprints))))
+    with pytest.raises(PcrMismatchError, match="PCR0"):  # its KeyShare: no pairing, no statement
+        ks.pair(enclave.identity_document(ks.challenge("pair")), rogue.pairing_challenge())
     with pytest.raises(EnclaveConfigError, match="clock_skew"):
         EvaluatorConfig(clock_skew=10**6)
 
