@@ -100,6 +100,7 @@ def test_two_signing_groups_on_six_hosts(cluster, tmp_path):
     from joserfc.jwk import KeySet
 
     from accord.cluster.deployment import Deployment
+    from accord.enclave.routing import route
     from accord.protocols.jwk import b64url_decode
 
     ray_cluster, _ = cluster
@@ -115,13 +116,19 @@ def test_two_signing_groups_on_six_hosts(cluster, tmp_path):
         for g, group in enumerate(deployment.handles.groups):
             placed = [ray.get(ev.placement.remote())["node_id"] for ev in group.evaluators]
             assert placed == [hosts[(g, i)].node_id for i in range(3)]
-        results = deployment.authorize_many([scenario.permit_request(client=c) for c in scenario.operators[:2]])
-        results += deployment.authorize_many([scenario.permit_request(client=c) for c in scenario.operators[2:4]])
-        kids = set()
+        # Transfers are decided where the spending ledger is (group 0); other requests by the
+        # group their key hashes to (see accord.enclave.routing): both groups sign.
+        owners = {route("signMessage", {}, c.jkt, 2): c for c in scenario.operators}
+        assert set(owners) == {0, 1}
+        messages = [c.signed_request("signMessage", "ops-wallet", {"message": "hi"}) for c in owners.values()]
+        transfers = [scenario.permit_request(client=c) for c in scenario.operators[:2]]
+        results = deployment.authorize_many(messages + transfers)
+        kids = []
         for result in results:
             assert result.status is Status.PERMIT, result
             jwt.decode(result.token, KeySet.import_key_set(jwks), algorithms=["EdDSA"])
-            kids.add(json.loads(b64url_decode(result.token.split(".")[0], "header"))["kid"])
-        assert kids == {k["kid"] for k in jwks["keys"]}
+            kids.append(json.loads(b64url_decode(result.token.split(".")[0], "header"))["kid"])
+        assert set(kids) == {k["kid"] for k in jwks["keys"]}
+        assert kids[2] == kids[3] == kids[list(owners).index(0)]  # both transfers: the ledger group's key
     finally:
         deployment.shutdown()
