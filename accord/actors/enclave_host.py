@@ -107,9 +107,12 @@ def retry(action, *, attempts: int = 8, first_delay: float = 0.25, max_delay: fl
 
 
 def placement() -> dict[str, Any]:
-    """Where the calling actor runs: its node and the resources Ray assigned to it (for
-    status and for checking that enclave services sit on their enclave hosts)."""
+    """Where the calling actor runs: its node, process and the resources Ray assigned to it
+    (for status, for checking that enclave services sit on their enclave hosts, and for the
+    fault-injection soak, which kills processes by id)."""
+    import os
+
     import ray
 
     context = ray.get_runtime_context()
-    return {"node_id": context.get_node_id(), "resources": context.get_assigned_resources()}
+    return {"node_id": context.get_node_id(), "pid": os.getpid(), "resources": context.get_assigned_resources()}

@@ -72,6 +72,12 @@ class TokenMinter:
         self.pending = PendingRequests(path=config.root / PENDING_FILE)
         self._stages = StageClock()
 
+    def placement(self) -> dict[str, Any]:
+        """Node and process (as a Ray actor only)."""
+        from accord.actors.enclave_host import placement
+
+        return placement()
+
     def stats(self) -> dict[str, dict[str, float]]:
         """CPU per stage (thread time): the coordinator's own cost, without waiting."""
         return self._stages.snapshot()
