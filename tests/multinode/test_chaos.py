@@ -18,7 +18,7 @@ def test_no_invalid_duplicate_or_over_limit_token_under_kills_and_a_restart(tmp_
     from chaos import Soak, run
 
     report = run(Soak(duration=30, kill_every=5, clients=2, operators=12), tmp_path)
-    assert report["kills"] >= 3 and len(report["restarts"]) == 1
+    assert report["kills"] >= 2 and len(report["restarts"]) == 1
     assert report["tokens"] > 0
     assert report["invalid_tokens"] == 0 and report["duplicate_tokens"] == 0 and report["nonce_reuse"] == 0
     assert report["overshoot"] == {} and report["max_permitted_per_operator"] <= report["limit"]
