@@ -55,8 +55,9 @@ class KmsClient:
 
 class SealedHighWaterMark:
     """The highest bundle version an evaluator accepted, sealed in its enclave, so that a
-    restart cannot be used to roll the policy back. (A host that deletes the file resets it:
-    sealing protects integrity, not existence; the BundleVerifier's mark is a second line.)"""
+    restart cannot be used to roll the policy back. A host that deletes the file resets it
+    (sealing protects integrity, not existence); the group state's mark, which a wiped
+    evaluator learns from its peers, covers that (see `GroupFloorMark`)."""
 
     def __init__(self, store: SealedStore) -> None:
         self._store = store

@@ -289,7 +289,7 @@ class EvaluatorCore:
         owner = route(body.action, body.payload, signature.jkt, groups)
         if owner != self.group:
             return rejected(minting.WRONG_GROUP, f"this request is decided by signing group {owner} (it holds the "
-                            "spending ledger, or this key's history), not by group {self.group}", principal=principal)  # fmt: skip
+                            f"spending ledger, or this key's history), not by group {self.group}", principal=principal)  # fmt: skip
         try:
             self.state.record_nonce(signature.jkt, signature.nonce, created=signature.created,
                                     expires=signature.expires, now=task.iat)  # fmt: skip

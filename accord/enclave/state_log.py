@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from accord.enclave.group_state import BatchEffects, GroupState, GroupStateError
 from accord.enclave.platform.atomic_file import write_atomic
+from accord.enclave.platform.errors import UnsealError
+from accord.enclave.platform.sealing import SealedStore
 from accord.enclave.platform.strict_cbor import loads_exact
 from accord.protocols.secret import SecretBytes, SecretLeakError
 
@@ -166,12 +168,10 @@ class StateLog:
 STATE_KEY_OBJECT = "group-state-key"
 
 
-def open_state_log(store, directory: Path, enclave_id: str) -> tuple[StateLog, list[str]]:
+def open_state_log(store: SealedStore, directory: Path, enclave_id: str) -> tuple[StateLog, list[str]]:
     """The evaluator's state log with its sealed key (created on first use). A key that no
     longer unseals (tampered, deleted) is replaced by a new one: the old records are then
     unreadable and the state comes from the peers. KMS failures propagate (retry them)."""
-    from accord.enclave.platform.errors import UnsealError
-
     notes: list[str] = []
     if store.exists(STATE_KEY_OBJECT):
         try:
