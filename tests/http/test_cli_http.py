@@ -109,7 +109,7 @@ def test_confirm_approve_and_wait(world, server, key_files, tmp_path):
     assert pending.exit_code == 3, pending.output
     request_id = pending.output.split("request ")[1].split()[0]
     for approver in ("dave", "erin"):
-        filed = run("approve", "--key", key_files[approver], "--url", server.url, request_id)
+        filed = run("approve", "--key", key_files[approver], "--url", server.url, "--", request_id)  # ids may start with "-"
         assert filed.exit_code == 0 and "approved" in filed.output
     done = run("authorize", "--key", key_files["bob"], "--url", server.url, *ask[1:], "--payload", f"@{payload_file}",
                "--wait-approvals", "--timeout", "10", "--json")  # fmt: skip
