@@ -11,6 +11,8 @@ import pytest
 
 from accord.cluster.bootstrap import BootstrapError
 from accord.cluster.deployment import Deployment
+from accord.enclave.group_state import GroupState, GroupStateError
+from accord.enclave.platform.errors import MessageSignatureError
 from accord.protocols import minting
 from accord.protocols.minting import Status
 
@@ -187,3 +189,77 @@ def test_requests_of_one_key_are_always_decided_by_one_group(scenario, tmp_path)
     other = minter._groups[1 - owner]
     replayed = minter._authorize_in(other, [message])[0]  # the replay, sent where the nonce is unknown
     assert replayed.code == minting.WRONG_GROUP and replayed.token is None
+
+
+# --- the state sync protocol, with the host relaying (and bending) every message ---
+
+
+def _export(exporter, importer):
+    """Steps 1-3 of the sync protocol as the minter relays them."""
+    challenge = exporter.core.state_challenge()
+    document, ours = importer.core.state_request(challenge)
+    peer_document, envelope = exporter.core.export_state(document, challenge, ours)
+    return peer_document, envelope, ours
+
+
+def test_a_replayed_state_export_is_refused(fresh, scenario):
+    a, b, _ = evaluators(fresh)
+    peer_document, envelope, ours = _export(a, b)
+    assert b.core.import_state(peer_document, envelope, ours)["adopted"] is False
+    with pytest.raises(GroupStateError, match="no such state request is outstanding"):
+        b.core.import_state(peer_document, envelope, ours)
+
+
+def test_an_export_challenge_serves_one_export(fresh):
+    a, b, _ = evaluators(fresh)
+    challenge = a.core.state_challenge()
+    document, ours = b.core.state_request(challenge)
+    a.core.export_state(document, challenge, ours)
+    with pytest.raises(GroupStateError, match="no such state challenge is outstanding"):
+        a.core.export_state(document, challenge, ours)
+
+
+def test_a_tampered_state_envelope_is_refused(fresh):
+    a, b, _ = evaluators(fresh)
+    peer_document, envelope, ours = _export(a, b)
+    altered = bytearray(envelope)
+    altered[-5] ^= 0x01
+    with pytest.raises(MessageSignatureError):
+        b.core.import_state(peer_document, bytes(altered), ours)
+    assert b.core.state.seq == evaluators(fresh)[0].core.state.seq
+
+
+def test_state_from_another_group_or_from_a_keyshare_is_refused(scenario, tmp_path):
+    deployment = Deployment.in_process(state_dir=tmp_path / "state", bundle=scenario.publish(1), groups=2)
+    target = evaluators(deployment, 0)[1]
+    foreign = evaluators(deployment, 1)[0]
+    with pytest.raises(GroupStateError, match="not another evaluator of group 0"):
+        _export(target, foreign)  # target refuses to export to group 1's evaluator
+    with pytest.raises(GroupStateError, match="not another evaluator of group 1"):
+        _export(foreign, target)
+    keyshare = deployment.handles.groups[0].keyshares[0]
+    challenge = target.core.state_challenge()
+    with pytest.raises(GroupStateError, match="not another evaluator of group 0"):
+        target.core.export_state(keyshare.core.enclave.identity_document(challenge), challenge, b"\0" * 32)
+
+
+def test_a_peer_with_an_older_state_rolls_nothing_back(fresh, scenario):
+    a, b, c = evaluators(fresh)
+    old = GroupState.from_snapshot(c.core.state.snapshot(), signature_skew=c.core.config.signature_skew)
+    assert fresh.authorize(scenario.permit_request()).status is Status.PERMIT
+    position = b.core.state.position()
+    c.core.state = old  # the host restored c's older copy
+    assert b.core.import_state(*_export(c, b))["adopted"] is False
+    assert b.core.state.position() == position
+
+
+def test_a_peer_with_another_state_at_the_same_batch_is_named_as_a_fork(fresh, scenario):
+    a, b, c = evaluators(fresh)
+    assert fresh.authorize(scenario.permit_request()).status is Status.PERMIT
+    forged = GroupState(signature_skew=c.core.config.signature_skew)
+    for seq in range(1, b.core.state.seq + 1):  # as long a chain, without the permit's effects
+        forged.begin(seq)
+        forged.commit()
+    c.core.state = forged
+    with pytest.raises(GroupStateError, match="the group has forked"):
+        b.core.import_state(*_export(c, b))
