@@ -32,7 +32,24 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use, and the one place where
+    failures become `Error:` lines (see `accord.commands.failures`)."""
+
+    def invoke(self, ctx: click.Context):
+        from accord.commands.failures import Failure, as_failure, debug_requested
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.UsageError, click.exceptions.Abort, click.exceptions.Exit, Failure):
+            raise
+        except click.exceptions.ClickException as exc:
+            if "\n" not in exc.message:
+                raise
+            raise Failure([line for line in exc.message.splitlines() if line.strip()]) from exc
+        except Exception as exc:
+            if debug_requested():
+                raise
+            raise as_failure(exc) from exc
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(SUBCOMMANDS)
@@ -52,8 +69,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="accord")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="On failure, show the full trace (also ACCORD_DEBUG=1).")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Accord: authorization decisions no single machine can forge."""
+    ctx.obj = {"debug": debug}
 
 
 if __name__ == "__main__":

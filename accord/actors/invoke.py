@@ -65,7 +65,10 @@ class RayInvoker:
     def call(self, target: Any, method: str, *args: Any) -> Any:
         import ray
 
-        return ray.get(getattr(target, method).remote(*args), timeout=self.timeout)
+        try:
+            return ray.get(getattr(target, method).remote(*args), timeout=self.timeout)
+        except ray.exceptions.RayTaskError as exc:
+            raise _cause(exc) from exc
 
     def submit(self, calls: Sequence[Call]) -> list[Any]:
         return [getattr(target, method).remote(*args) for target, method, args in calls]
@@ -78,10 +81,20 @@ class RayInvoker:
             try:
                 results.append(ray.get(ref, timeout=self.timeout))
             except Exception as exc:  # noqa: BLE001 - actor died, timed out, or raised
-                results.append(exc)
+                results.append(_cause(exc))
         return results
 
     def gather(self, calls: Sequence[Call]) -> list[Any]:
         import ray
 
-        return ray.get(self.submit(calls), timeout=self.timeout)
+        try:
+            return ray.get(self.submit(calls), timeout=self.timeout)
+        except ray.exceptions.RayTaskError as exc:
+            raise _cause(exc) from exc
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """What the actor raised, not Ray's wrapper around it (whose text holds the remote
+    traceback): callers and messages see the service's own exception."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) and type(exc).__name__.startswith("RayTaskError") else exc

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 
+from accord.bundles.contract import load_decision_policy
 from accord.bundles.errors import BundleLayoutError
 from accord.bundles.hashing import HashAlgorithm, file_hash, is_structured, parse_document
 from accord.bundles.layout import RawBundle, read_tarball, write_tarball
@@ -34,9 +35,11 @@ from accord.bundles.verify import check_strict_layout, load_opa_bundle
 from accord.protocols.jwk import SigningKey
 
 
-def build_bundle(source: RawBundle, revision: Revision) -> bytes:
+def build_bundle(source: RawBundle, revision: Revision, *, contract: bool = True) -> bytes:
     """A .tar.gz of `source` with `revision` in its manifest. The source is checked as a
-    verifier will check it (layout, data files, roots), so a bad bundle fails here."""
+    verifier will check it (layout, data files, roots) and, unless `contract` is False (tests
+    that need a bad bundle), as an enclave will load it (`contract.load_decision_policy`:
+    ContractError listing every problem), so a bad bundle fails here."""
     if source.get(SIGNATURES_PATH) is not None:
         raise BundleLayoutError(
             "the source already has a .signatures.json: remove it, then sign the built bundle"
@@ -53,7 +56,9 @@ def build_bundle(source: RawBundle, revision: Revision) -> bytes:
             # OPA's canonical form: verifiers then hash the raw bytes and skip re-encoding.
             files[path] = parse_document(path, content).canonical()
     archive = write_tarball(files)
-    load_opa_bundle(read_tarball(archive), None)  # parses data and checks roots
+    bundle = load_opa_bundle(read_tarball(archive), None)  # parses data and checks roots
+    if contract:
+        load_decision_policy(bundle.modules, bundle.data)
     return archive
 
 

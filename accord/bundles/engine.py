@@ -8,8 +8,10 @@ in-process, optional). An engine built with `PolicyEngine.load` (or `from_bundle
   refused: the clock (`time.now_ns`: the request time is `input.time`), the network,
   randomness (see `NONDETERMINISTIC_BUILTINS`);
 - its data goes through `inputs.prepare_data` (safe integers only, amounts padded);
-- the policy must define `data.accord.data_errors`, evaluated once at load: a non-empty
-  result refuses the data (the bundle does not activate);
+- the policy must define `data.accord.decision`;
+- `data.accord.data_errors` (a set of strings), where the policy defines it, is evaluated
+  once at load: a non-empty result refuses the data (the bundle does not activate). A policy
+  that does not define it (or whose rule is undefined for this data) declares no data errors;
 - `decide` evaluates `data.accord.decision` and never raises for policy or engine trouble:
   an engine error, an undefined decision or a malformed one is a forbid whose reason says
   what happened.
@@ -30,7 +32,13 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from accord.bundles.decision import Decision
 from accord.bundles.inputs import PreparedInput, prepare_data
-from accord.bundles.policy_errors import EngineEvalError, EngineUnavailableError, PolicyLoadError
+from accord.bundles.policy_errors import (
+    ContractError,
+    DataError,
+    EngineEvalError,
+    EngineUnavailableError,
+    PolicyLoadError,
+)
 
 DECISION_RULE = "data.accord.decision"
 DATA_ERRORS_RULE = "data.accord.data_errors"
@@ -66,16 +74,23 @@ class BundleLike(Protocol):
     data: Mapping[str, Any]
 
 
+def nondeterministic_calls(modules: Mapping[str, str]) -> list[str]:
+    """One line (`file:line: ...`) per call of a builtin whose result differs between
+    evaluators."""
+    found = []
+    for path, source in sorted(modules.items()):
+        for match in _NONDETERMINISTIC.finditer(source):
+            line = source.count("\n", 0, match.start()) + 1
+            found.append(f"{path}:{line}: {match.group(1)} is not allowed in a decision policy: "
+                         "its result is not the same on every evaluator")  # fmt: skip
+    return found
+
+
 def screen_modules(modules: Mapping[str, str]) -> None:
     """Refuse modules that call a builtin whose result differs between evaluators."""
-    for path, source in sorted(modules.items()):
-        found = _NONDETERMINISTIC.search(source)
-        if found:
-            line = source.count("\n", 0, found.start()) + 1
-            raise PolicyLoadError(
-                f"{path}:{line}: {found.group(1)} is not allowed in a decision policy: "
-                "its result is not the same on every evaluator"
-            )
+    found = nondeterministic_calls(modules)
+    if found:
+        raise ContractError(found)
 
 
 E = TypeVar("E", bound="PolicyEngine")
@@ -101,19 +116,38 @@ class PolicyEngine(ABC):
 
     @classmethod
     def load(cls: type[E], modules: Mapping[str, str], data: Mapping[str, Any]) -> E:
-        """A decision engine: modules screened, data prepared and accepted by the policy's
-        `data.accord.data_errors`. Raises PolicyLoadError (DataError for bad data)."""
-        screen_modules(modules)
-        engine = cls(modules, prepare_data(data), entry_points=(DECISION_RULE, DATA_ERRORS_RULE))
-        try:
-            errors = engine.evaluate(DATA_ERRORS_RULE)
-        except EngineEvalError as exc:
-            raise PolicyLoadError(f"{DATA_ERRORS_RULE} failed: {exc}") from None
-        if errors is UNDEFINED or not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
-            raise PolicyLoadError(f"{DATA_ERRORS_RULE} must be a set of strings, got {errors!r}")
-        if errors:
-            raise PolicyLoadError(f"data refused by the policy: {'; '.join(sorted(errors))}")
+        """A decision engine: modules screened, data prepared, `data.accord.decision` defined
+        and the data accepted by the policy's `data.accord.data_errors`. Raises
+        ContractError listing every problem found, one per line."""
+        engine, problems = cls.load_problems(modules, data)
+        if problems:
+            raise ContractError(problems)
         return engine
+
+    @classmethod
+    def load_problems(cls: type[E], modules: Mapping[str, str], data: Mapping[str, Any]) -> tuple[E | None, list[str]]:
+        """What `load` checks, without raising: (the engine or None, one line per problem).
+        As many problems as can be found in one pass are listed (a module that does not
+        parse stops the checks that need an engine)."""
+        from accord.bundles.regorus_engine import defined_rules  # the rule index: engine-neutral
+
+        problems = nondeterministic_calls(modules)
+        try:
+            prepared = prepare_data(data)
+        except DataError as exc:
+            problems.append(str(exc))
+            prepared = None
+        try:
+            engine = cls(modules, prepared or {}, entry_points=(DECISION_RULE, DATA_ERRORS_RULE))
+            defined = defined_rules(modules, (DECISION_RULE, DATA_ERRORS_RULE))
+        except PolicyLoadError as exc:
+            return None, [*problems, str(exc)]
+        if DECISION_RULE not in defined:
+            problems.append(f"the policy does not define {DECISION_RULE}: every bundle needs it "
+                            "(see \"The decision contract\" in the README)")  # fmt: skip
+        if prepared is not None and DATA_ERRORS_RULE in defined:
+            problems.extend(_data_errors(engine))
+        return (None if problems else engine), problems
 
     @classmethod
     def from_bundle(cls: type[E], bundle: BundleLike) -> E:
@@ -160,6 +194,18 @@ def engine_class(name: str = DEFAULT_ENGINE) -> type[PolicyEngine]:
         raise EngineUnavailableError(f"unknown policy engine {name!r}; choose one of {', '.join(ENGINES)}")
     module, attr = ENGINES[name]
     return getattr(importlib.import_module(module), attr)
+
+
+def _data_errors(engine: PolicyEngine) -> list[str]:
+    try:
+        errors = engine.evaluate(DATA_ERRORS_RULE)
+    except EngineEvalError as exc:
+        return [f"{DATA_ERRORS_RULE} failed: {exc}"]
+    if errors is UNDEFINED:
+        return []
+    if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
+        return [f"{DATA_ERRORS_RULE} must be a set of strings, got {errors!r}"]
+    return [f"data refused by the policy: {error}" for error in sorted(errors)]
 
 
 def clean_message(message: str) -> str:

@@ -33,3 +33,12 @@ class InputError(PolicyEngineError):
 
 class DataError(PolicyLoadError):
     """The data document breaks the evaluator contract (unsafe number, malformed amount)."""
+
+
+class ContractError(PolicyLoadError):
+    """A bundle breaks the decision contract (see `accord.bundles.contract`); `problems` has
+    one line per problem, each naming its file and line or its data path."""
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems = tuple(dict.fromkeys(problems))
+        super().__init__("\n".join(self.problems))

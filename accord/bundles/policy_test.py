@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from accord.bundles.contract import load_decision_policy
 from accord.bundles.engine import DEFAULT_ENGINE, UNDEFINED, engine_class
 from accord.bundles.inputs import prepare_data
 from accord.bundles.layout import read_directory
@@ -90,8 +91,14 @@ def _outcome(rule: str, file: str, value: Any) -> TestResult:
 
 def run_tests(directory: str | Path, engine: str = DEFAULT_ENGINE) -> TestReport:
     """Load a policy directory on `engine` and run its tests. Raises PolicyLoadError if the
-    directory does not load (no test can run then)."""
+    directory does not load or breaks the decision contract (ContractError: no test can
+    run then)."""
     modules, data = load_policy_dir(directory)
+    # A directory with a policy (not only tests) is a bundle: it must load as an enclave
+    # loads it. Test modules are exempt from the contract.
+    policy = {p: m for p, m in modules.items() if not p.endswith("_test.rego")}
+    if policy:
+        load_decision_policy(policy, data, engine)
     loaded = engine_class(engine)(modules, prepare_data(data))
     by_package: dict[str, list[tuple[str, str]]] = {}
     for package, name, file in discover_tests(modules):

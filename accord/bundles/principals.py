@@ -29,30 +29,15 @@ class PrincipalIndex:
     """thumbprint -> (principal id, public key), from `data.principals`."""
 
     def __init__(self, data: Mapping[str, Any]) -> None:
-        principals = data.get("principals", {})
-        if not isinstance(principals, Mapping):
-            raise DataError("data.principals must be an object")
-        index: dict[str, PrincipalKey] = {}
-        for principal, entry in sorted(principals.items()):
-            keys = entry.get("keys", {}) if isinstance(entry, Mapping) else None
-            if not isinstance(keys, Mapping):
-                raise DataError(f"data.principals.{principal}.keys must be an object of thumbprint -> JWK")
-            for thumbprint, jwk in sorted(keys.items()):
-                try:
-                    key = PublicJwk.from_dict(jwk)
-                except AccordError as exc:
-                    raise DataError(f"data.principals.{principal}.keys.{thumbprint}: {exc}") from None
-                if key.thumbprint != thumbprint:
-                    raise DataError(
-                        f"data.principals.{principal}.keys: {thumbprint!r} is not the thumbprint of its JWK "
-                        f"({key.thumbprint})"
-                    )
-                if thumbprint in index:
-                    raise DataError(
-                        f"key {thumbprint} belongs to both {index[thumbprint].principal!r} and {principal!r}"
-                    )
-                index[thumbprint] = PrincipalKey(principal, key)
+        index, problems = _build(data)
+        if problems:
+            raise DataError("\n".join(problems))
         self._index = MappingProxyType(index)
+
+    @staticmethod
+    def problems(data: Mapping[str, Any]) -> list[str]:
+        """Every problem of `data.principals`, one line each (empty: it indexes)."""
+        return _build(data)[1]
 
     def get(self, thumbprint: str) -> PrincipalKey | None:
         return self._index.get(thumbprint)
@@ -64,3 +49,30 @@ class PrincipalIndex:
 
     def __len__(self) -> int:
         return len(self._index)
+
+
+def _build(data: Mapping[str, Any]) -> tuple[dict[str, PrincipalKey], list[str]]:
+    principals = data.get("principals", {})
+    if not isinstance(principals, Mapping):
+        return {}, ["data.principals must be an object of principal id -> {keys: ...}"]
+    index: dict[str, PrincipalKey] = {}
+    problems: list[str] = []
+    for principal, entry in sorted(principals.items()):
+        keys = entry.get("keys", {}) if isinstance(entry, Mapping) else None
+        if not isinstance(keys, Mapping):
+            problems.append(f"data.principals.{principal}.keys must be an object of thumbprint -> JWK")
+            continue
+        for thumbprint, jwk in sorted(keys.items()):
+            try:
+                key = PublicJwk.from_dict(jwk)
+            except AccordError as exc:
+                problems.append(f"data.principals.{principal}.keys.{thumbprint}: {exc}")
+                continue
+            if key.thumbprint != thumbprint:
+                problems.append(f"data.principals.{principal}.keys: {thumbprint!r} is not the thumbprint of its JWK "
+                                f"({key.thumbprint})")  # fmt: skip
+            elif thumbprint in index:
+                problems.append(f"key {thumbprint} belongs to both {index[thumbprint].principal!r} and {principal!r}")
+            else:
+                index[thumbprint] = PrincipalKey(principal, key)
+    return index, problems

@@ -53,11 +53,12 @@ def library_bundle(data: Mapping[str, Any] | None = None) -> RawBundle:
 
 
 def publish(source: RawBundle, admin: SigningKey, directory: str | Path, *, version: int,
-            expires: datetime | None = None, now: datetime | None = None) -> BundleSources:  # fmt: skip
+            expires: datetime | None = None, now: datetime | None = None, contract: bool = True) -> BundleSources:  # fmt: skip
     """Build `source` as revision `version`, sign it with `admin`, and write bundle,
-    detached signature and public key to three separate places under `directory`."""
+    detached signature and public key to three separate places under `directory`.
+    `contract=False` skips the decision-contract check (tests of what enclaves refuse)."""
     now = now or datetime.now(timezone.utc)
-    archive = build_bundle(source, Revision(version, expires or now + timedelta(days=30)))
+    archive = build_bundle(source, Revision(version, expires or now + timedelta(days=30)), contract=contract)
     signature = sign_bundle(read_tarball(archive), admin, iat=int(now.timestamp()))
     root = Path(directory).resolve()
     places = {"bundles/bundle.tar.gz": archive, "signatures/bundle.sig.json": signature,

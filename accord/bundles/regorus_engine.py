@@ -64,6 +64,25 @@ def _native_call(fn: Callable[..., Any], *args: Any, error: type[Exception], whe
         raise error(f"{where}{clean_message(str(exc))}") from None
 
 
+def defined_rules(modules: Mapping[str, str], rules: Sequence[str]) -> set[str]:
+    """Which of `rules` some module defines (whatever their value for any input), from
+    regorus's rule index over the modules alone. Raises PolicyLoadError for a bad module."""
+    engine = regorus.Engine()
+    for path, source in sorted(modules.items()):
+        _native_call(engine.add_policy, path, source, error=PolicyLoadError, where=f"{path}: ")
+    defined = set()
+    for rule in rules:
+        try:
+            engine.eval_rule_as_json(rule)
+        except BaseException as exc:  # pyo3 panics derive from BaseException
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise
+            if "not a valid rule path" in str(exc):
+                continue
+        defined.add(rule)  # its value, an error or undefined: the rule exists
+    return defined
+
+
 class RegorusEngine(PolicyEngine):
     """regorus behind the `PolicyEngine` interface (see the module docstring for threads)."""
 

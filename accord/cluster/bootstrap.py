@@ -11,11 +11,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from accord.actors.invoke import Invoker
-from accord.errors import AccordError
+from accord.errors import AccordError, problems_by_source
 
 
 class BootstrapError(AccordError):
-    """A signing group cannot be brought up; the message names the enclave and the reason."""
+    """A signing group cannot be brought up; the message names the enclave and the reason.
+    `problems`: one line per distinct problem (several enclaves saying one are one line)."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        self.problems = tuple(problems) or tuple(message.splitlines())
+        super().__init__(message)
 
 
 def provision_group(invoker: Invoker, keyshares: Sequence[Any]) -> bytes:
@@ -64,17 +69,20 @@ def pair_group(invoker: Invoker, evaluators: Sequence[Any]) -> str:
     return kids.pop()
 
 
-def activate_bundle(invoker: Invoker, evaluators: Sequence[Any], bundle: bytes, signature: bytes | None,
-                    public_key: bytes, digest: str) -> dict[str, Any]:  # fmt: skip
+def activate_bundle(invoker: Invoker, evaluators: Sequence[Any], enclave_ids: Sequence[str], bundle: bytes,
+                    signature: bytes | None, public_key: bytes, digest: str) -> dict[str, Any]:  # fmt: skip
     """Every evaluator verifies and activates the bundle (the BundleVerifier found `digest`);
     all must end on that digest. An evaluator that already runs it (it reloaded it after a
-    restart) is left alone."""
+    restart) is left alone. A refusal lists each distinct problem once, with the enclaves
+    that reported it."""
     statuses = invoker.gather([(ev, "status", ()) for ev in evaluators])
-    stale = [ev for ev, status in zip(evaluators, statuses) if (status["bundle"] or {}).get("digest") != digest]
-    results = invoker.settle(invoker.submit([(ev, "activate", (bundle, signature, public_key)) for ev in stale]))
-    failures = [r for r in results if isinstance(r, BaseException)]
+    stale = [(ev, eid) for ev, eid, status in zip(evaluators, enclave_ids, statuses)
+             if (status["bundle"] or {}).get("digest") != digest]  # fmt: skip
+    results = invoker.settle(invoker.submit([(ev, "activate", (bundle, signature, public_key)) for ev, _ in stale]))
+    failures = [(eid, r) for (_, eid), r in zip(stale, results) if isinstance(r, BaseException)]
     if failures:
-        raise BootstrapError(f"evaluators refused the bundle: {'; '.join(f'{type(f).__name__}: {f}' for f in failures)}")
+        problems = [f"bundle refused: {line}" for line in problems_by_source(failures)]
+        raise BootstrapError("\n".join(problems), problems)
     digests = {r["digest"] for r in results} | {digest}
     if len(digests) != 1:
         raise BootstrapError(f"evaluators activated other bundles than {digest}: {sorted(digests - {digest})}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,14 @@ class Handles:
     verifier: Any
     minter: Any
     groups: list[GroupHandles] = field(default_factory=list)
+
+
+class DeploymentNotRunning(BootstrapError):
+    """`connect` found no deployment's actors on the cluster."""
+
+
+def _quiet(_step: str) -> None:
+    pass
 
 
 def measured_config(state_dir: Path, public_key: bytes, *, pins: Sequence[str] | None = None,
@@ -137,10 +145,12 @@ class Deployment:
         kms: KmsSettings | None = None,
         namespace: str = NAMESPACE,
         ray_options: dict[str, Any] | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> Deployment:
         """Start (or restart) a deployment on Ray: an embedded local cluster offering every
         `enclave-*` resource when `address` is None and Ray is not already initialised, else
-        the cluster at `address` (its nodes offer the resources)."""
+        the cluster at `address` (its nodes offer the resources). `progress` is told each
+        step as it starts."""
         import ray
 
         from accord.actors.options import remote
@@ -153,6 +163,9 @@ class Deployment:
                          namespace=namespace, log_to_driver=False, **(ray_options or {}))  # fmt: skip
             else:
                 _connect_ray(address, namespace, ray_options)
+        say = progress or _quiet
+        say(f"starting the enclave actors: {config.topology.groups} signing group(s) of "
+            f"{len(config.topology.group(0))} hosts")  # fmt: skip
         invoker = RayInvoker()
 
         def make(service: type, role: str, *args: Any, slot=None) -> Any:
@@ -174,7 +187,7 @@ class Deployment:
         minter = make(TokenMinter, MINTER, config, invoker, _specs(members))
         handles = Handles(kms, make(BundleVerifier, "bundle-verifier", config), minter, members)
         deployment = cls(config, handles, invoker)
-        deployment._bootstrap(bundle)
+        deployment._bootstrap(bundle, say)
         return deployment
 
     @classmethod
@@ -208,14 +221,18 @@ class Deployment:
             raise BootstrapError(f"token_ttl {token_ttl} s is outside the enclaves' 1..{enclave.evaluator.max_token_lifetime}")
         return DeploymentConfig(state_dir=str(root), enclave=enclave, token_ttl=token_ttl, namespace=namespace)
 
-    def _bootstrap(self, bundle: BundleSources) -> None:
-        invoker, handles = self._invoker, self.handles
+    def _bootstrap(self, bundle: BundleSources, say: Callable[[str], None] | None = None) -> None:
+        invoker, handles, say = self._invoker, self.handles, say or _quiet
+        say("the bundle verifier fetches the bundle, its signature and key")
         verified: VerifiedBytes = invoker.call(handles.verifier, "fetch", bundle)
-        for group in handles.groups:
+        for index, group in enumerate(handles.groups):
+            say(f"group {index}: the KeyShares unseal their shares, or run the DKG")
             provision_group(invoker, group.keyshares)
+            say(f"group {index}: each evaluator pairs with its KeyShare")
             pair_group(invoker, group.evaluators)
-            activate_bundle(invoker, group.evaluators, verified.bundle, verified.signature, verified.public_key,
-                            verified.digest)  # fmt: skip
+            say(f"group {index}: the evaluators verify and activate the bundle")
+            activate_bundle(invoker, group.evaluators, group.evaluator_ids, verified.bundle, verified.signature,
+                            verified.public_key, verified.digest)  # fmt: skip
         groups = invoker.call(handles.minter, "groups")
         if len(groups) != len(handles.groups):
             raise BootstrapError(f"only {len(groups)} of {len(handles.groups)} signing groups are ready")
@@ -228,7 +245,11 @@ class Deployment:
         if not ray.is_initialized():
             _connect_ray(address or "auto", namespace, None)
         invoker = RayInvoker()
-        minter = ray.get_actor(f"accord-{MINTER}", namespace=namespace)
+        try:
+            minter = ray.get_actor(f"accord-{MINTER}", namespace=namespace)
+        except ValueError:
+            raise DeploymentNotRunning(f"no Accord deployment runs on the Ray cluster at {address or 'auto'} "
+                                       f"(namespace {namespace!r}): start one with `accord up`") from None  # fmt: skip
         config: DeploymentConfig = invoker.call(minter, "config")
         kms = ray.get_actor("accord-kms", namespace=namespace) if config.enclave.kms.kind is KmsKind.SIMULATED else None
         handles = Handles(kms=kms,
@@ -283,7 +304,8 @@ class Deployment:
         """Fetch, verify and activate a new bundle revision on every evaluator."""
         verified: VerifiedBytes = self._invoker.call(self.handles.verifier, "fetch", bundle)
         evaluators = [ev for group in self.handles.groups for ev in group.evaluators]
-        return activate_bundle(self._invoker, evaluators, verified.bundle, verified.signature, verified.public_key,
+        ids = [e for group in self.handles.groups for e in group.evaluator_ids]
+        return activate_bundle(self._invoker, evaluators, ids, verified.bundle, verified.signature, verified.public_key,
                                verified.digest)  # fmt: skip
 
     def status(self) -> dict[str, Any]:

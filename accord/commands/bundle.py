@@ -12,10 +12,12 @@ from pathlib import Path
 import click
 
 from accord.bundles.build import build_bundle, sign_bundle
+from accord.bundles.contract import load_decision_policy
 from accord.bundles.errors import BundleError
 from accord.bundles.keys import fingerprint, load_public_key, load_signing_key
 from accord.bundles.layout import read_directory, read_tarball
 from accord.bundles.manifest import Revision, format_rfc3339, parse_rfc3339
+from accord.bundles.policy_errors import ContractError
 from accord.bundles.signatures import DEFAULT_SCOPE
 from accord.bundles.sources import BundleSources, Fetcher, as_url
 from accord.bundles.verify import TrustPolicy, verify_bundle
@@ -94,7 +96,8 @@ def verify(
     scope: str,
     as_json: bool,
 ) -> None:
-    """Verify a bundle as an enclave would (strict mode). Exit 0 only when it is valid."""
+    """Verify a bundle as an enclave would (strict mode, then the decision contract). Exit 0
+    only when it is valid."""
     try:
         sources = BundleSources(
             bundle=as_url(bundle_location),
@@ -114,12 +117,15 @@ def verify(
             signature=fetched.signature,
             min_version=min_version,
         )
-    except BundleError as exc:
+        load_decision_policy(verified.modules, verified.data)  # what every enclave checks at load
+    except (BundleError, ContractError) as exc:
+        problems = list(getattr(exc, "problems", ())) or [str(exc)]
         if as_json:
-            report = {"valid": False, "error": type(exc).__name__, "message": str(exc)}
+            report = {"valid": False, "error": type(exc).__name__, "message": str(exc), "problems": problems}
             click.echo(json.dumps(report))
         else:
-            click.echo(f"INVALID: {type(exc).__name__}: {exc}", err=True)
+            for problem in problems:
+                click.echo(f"INVALID: {type(exc).__name__}: {problem}", err=True)
         sys.exit(1)
     result = {
         "valid": True,

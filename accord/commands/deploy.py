@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
 
+from accord.commands.failures import as_failure, debug_requested
+from accord.commands.options import StateDir, state_dir_option
 from accord.errors import AccordError
-
-DEFAULT_STATE_DIR = "accord-state"
-
-
-def _state_dir(path: str) -> Path:
-    root = Path(path).resolve()
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return root
 
 
 def origin(url: str) -> str:
@@ -29,21 +24,42 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def cluster_address(state_dir: Path, address: str | None) -> str:
+def cluster_address(state_dir: StateDir, address: str | None) -> str:
     """`address`, or the local cluster `accord up` recorded in `state_dir`."""
     from accord.cluster.local_cluster import LocalCluster
 
     if address:
         return address
-    cluster = LocalCluster.load(state_dir)
+    cluster = LocalCluster.load(state_dir.path)
     if cluster is None:
-        raise click.ClickException(f"no cluster recorded in {state_dir}; pass --address or run `accord up` first")
+        raise state_dir.nothing_here("no cluster recorded by `accord up`")
     return cluster.address
+
+
+def check_locally(sources, pins: tuple[str, ...]) -> str:
+    """What the enclaves will check, done here before a cluster starts: the three sources
+    are reachable, the signature verifies under a pinned key (the given ones, else the
+    administrator key given), the bundle is not expired and meets the decision contract.
+    Returns a one-line summary; raises the specific error otherwise."""
+    from accord.bundles.contract import load_decision_policy
+    from accord.bundles.keys import fingerprint, load_public_key
+    from accord.bundles.layout import read_tarball
+    from accord.bundles.sources import Fetcher
+    from accord.bundles.verify import TrustPolicy, verify_bundle
+
+    with Fetcher() as fetcher:
+        fetched = fetcher.fetch_all(sources)
+    key = load_public_key(fetched.public_key)
+    trust = TrustPolicy(frozenset(pins or (fingerprint(key),)))
+    verified = verify_bundle(read_tarball(fetched.bundle), public_key=key, trust=trust, signature=fetched.signature,
+                             min_version=1)  # fmt: skip
+    load_decision_policy(verified.modules, verified.data)
+    return f"bundle v{verified.version} verified (signer {verified.signer_fingerprint[:16]}...), policy contract met"
 
 
 @click.command()
 @click.option("--address", help="Join this Ray cluster (its nodes offer enclave-<i> resources). Default: start a local one.")
-@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, help="Sealed state, KMS store, PKI.")
+@state_dir_option()
 @click.option("--bundle", required=True, help="Bundle .tar.gz: a path, file:// or https:// URL.")
 @click.option("--signature", required=True, help="Detached .signatures.json (hosted apart from the bundle).")
 @click.option("--pubkey", required=True, help="The administrator's public JWK (hosted apart from both).")
@@ -68,13 +84,20 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
     from accord.config.topology import Topology
     from accord.enclave.configuration import EvaluatorConfig, KmsKind, KmsSettings, Platform
 
-    root = _state_dir(state_dir)
     sources = BundleSources(bundle=as_url(bundle), signature=as_url(signature), public_key=as_url(pubkey))
+    step = _Steps()
+    step("checking the bundle here first (sources, signature, pins, expiry, policy contract)")
+    try:
+        click.echo(f"  {check_locally(sources, pins)}")
+    except AccordError as exc:
+        raise as_failure(exc, "nothing started") from exc
+    root = state_dir.create()
     started = None
     if address is None:
+        step("starting a local Ray cluster")
         started = start_head(root, Topology(groups=groups).resources(), num_cpus=num_cpus)
         address = started.address
-        click.echo(f"started a local Ray cluster at {address} (stop it with `accord down --state-dir {state_dir}`)")
+        click.echo(f"  at {address} (stop it with `accord down --state-dir {root}`)")
     try:
         evaluator = EvaluatorConfig(public_origins=tuple(origin(u) for u in public_urls)) if public_urls else None
         kms = None
@@ -82,16 +105,19 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
             kms = KmsSettings(KmsKind.AWS, region=kms_region, endpoint=kms_endpoint, key_id=kms_key_id)
         deployment = Deployment.start(state_dir=root, bundle=sources, address=address, groups=groups,
                                       pins=list(pins) or None, evaluator=evaluator, platform=Platform(platform),
-                                      kms=kms)  # fmt: skip
+                                      kms=kms, progress=step)  # fmt: skip
         written = deployment.release().save(release_out) if platform == "simulated" else None
-    except (AccordError, Exception) as exc:
+    except Exception as exc:
         if started is not None:
             from accord.cluster.local_cluster import stop_head
 
             stop_head(started)
-        raise click.ClickException(f"deployment failed: {type(exc).__name__}: {exc}") from exc
+        if debug_requested():
+            raise
+        raise as_failure(exc, "deployment failed") from exc
     jwks = deployment.jwks()
-    click.echo(f"ready: {len(jwks['keys'])} signing group(s), kids {[k['kid'] for k in jwks['keys']]}")
+    click.echo(f"ready after {step.elapsed():.1f} s: {len(jwks['keys'])} signing group(s), "
+               f"kids {[k['kid'] for k in jwks['keys']]}")  # fmt: skip
     if written is None:
         click.echo("nitro: make the release from the enclave image's PCRs (Release(config, pcrs)) and publish it")
     else:
@@ -100,7 +126,7 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
 
 @click.command()
 @click.option("--address", help="Ray cluster address (default: the one `accord up` recorded).")
-@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True)
+@state_dir_option("Where `accord up` recorded the cluster.")
 @click.option("--release", "release_file", help="Verify against this published release (default: this code's).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(address, state_dir, release_file, as_json) -> None:
@@ -110,14 +136,12 @@ def status(address, state_dir, release_file, as_json) -> None:
     from accord.cluster.deployment import Deployment
     from accord.cluster.inspect import describe
 
-    root = _state_dir(state_dir)
+    where = cluster_address(state_dir, address)
     try:
-        deployment = Deployment.connect(cluster_address(root, address))
-        report = describe(deployment, Release.load(release_file) if release_file else None)
-    except AccordError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - Ray's connection errors
-        raise click.ClickException(f"cannot reach the deployment: {type(exc).__name__}: {exc}") from exc
+        deployment = Deployment.connect(where)
+    except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
+        raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
+    report = describe(deployment, Release.load(release_file) if release_file else None)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
@@ -137,16 +161,16 @@ def status(address, state_dir, release_file, as_json) -> None:
 
 @click.command()
 @click.option("--address", help="Ray cluster address (default: the one `accord up` recorded).")
-@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True)
+@state_dir_option("Where `accord up` recorded the cluster.")
 def down(address, state_dir) -> None:
     """Stop what `accord up` started (sealed state stays on disk)."""
     from accord.cluster.deployment import Deployment
     from accord.cluster.local_cluster import CLUSTER_FILE, LocalCluster, stop_head
 
-    root = _state_dir(state_dir)
+    root = state_dir.path
     cluster = LocalCluster.load(root)
     try:
-        Deployment.connect(cluster_address(root, address)).shutdown()
+        Deployment.connect(cluster_address(state_dir, address)).shutdown()
         click.echo("stopped the deployment's actors")
     except Exception as exc:  # noqa: BLE001 - already gone is fine for `down`
         click.echo(f"no running deployment reached ({type(exc).__name__}); continuing")
@@ -154,3 +178,16 @@ def down(address, state_dir) -> None:
         stop_head(cluster)
         (root / CLUSTER_FILE).unlink(missing_ok=True)
         click.echo(f"stopped the local Ray cluster at {cluster.address}; sealed state kept in {root}")
+
+
+class _Steps:
+    """Progress of a long command: each step on its own line as it starts, with the time."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        click.echo(f"[{self.elapsed():5.1f} s] {text}")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started

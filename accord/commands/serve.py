@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from accord.commands.deploy import DEFAULT_STATE_DIR, cluster_address
+from accord.commands.deploy import cluster_address
+from accord.commands.failures import as_failure
+from accord.commands.options import state_dir_option
 
 
 @click.command("serve")
 @click.option("--address", help="Ray cluster address (default: the one `accord up` recorded in --state-dir).")
-@click.option("--state-dir", default=DEFAULT_STATE_DIR, show_default=True, help="Where `accord up` recorded the cluster.")
+@state_dir_option("Where `accord up` recorded the cluster.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate (chain) for HTTPS.")
@@ -40,12 +40,11 @@ def serve(address, state_dir, host, port, tls_cert, tls_key, public_url, batch_s
             check_public_base_url(public_url)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--public-url") from exc
+    where = cluster_address(state_dir, address)
     try:
-        deployment = Deployment.connect(cluster_address(Path(state_dir).resolve(), address))
-    except click.ClickException:
-        raise
-    except Exception as exc:  # noqa: BLE001 - Ray's connection errors
-        raise click.ClickException(f"cannot reach the deployment: {type(exc).__name__}: {exc}") from exc
+        deployment = Deployment.connect(where)
+    except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
+        raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
     in_flight = batch_in_flight or deployment.config.topology.groups
     if tls_cert is None and host not in ("127.0.0.1", "::1", "localhost"):
         click.echo(f"warning: serving plain HTTP on {host}; use --tls-cert/--tls-key or a TLS proxy", err=True)

@@ -40,7 +40,8 @@ from urllib.parse import urlsplit
 
 import cbor2
 
-from accord.bundles.engine import PolicyEngine, engine_class
+from accord.bundles.contract import DecisionPolicy, load_decision_policy
+from accord.bundles.engine import PolicyEngine
 from accord.bundles.inputs import prepare_input
 from accord.bundles.policy_errors import InputError
 from accord.bundles.principals import PrincipalIndex
@@ -155,14 +156,13 @@ class EvaluatorCore:
     def activate(self, bundle: bytes, *, signature: bytes, public_key: bytes) -> BundleStatus:
         """Verify a bundle inside the enclave (pinned key, rollback, expiry), load it into a
         fresh engine, and only then make it active. On failure the last good one stays."""
-        loaded: dict[str, Any] = {}
+        loaded: list[DecisionPolicy] = []
 
         def load_engine(verified: VerifiedBundle) -> None:
-            loaded["principals"] = PrincipalIndex(verified.data)
-            loaded["engine"] = engine_class(self.config.engine).from_bundle(verified)
+            loaded.append(load_decision_policy(verified.modules, verified.data, self.config.engine))
 
         self._store.load(bundle, public_key=public_key, signature=signature, accept=load_engine)
-        self._engine, self._principals = loaded["engine"], loaded["principals"]
+        self._engine, self._principals = loaded[0].engine, loaded[0].principals
         active = self._store.active
         if self.state.note_bundle(active.version, active.digest) and self._log is not None:
             self._log.append_bundle(active.version, active.digest, self.state)

@@ -45,7 +45,7 @@ def make_bundle(admin_key: SigningKey) -> Callable[..., SignedBundle]:
         scope: str = "write",
     ) -> SignedBundle:
         source = bundle_from_files((files or SOURCE_FILES).items())
-        archive = build_bundle(source, Revision(version, expires))
+        archive = build_bundle(source, Revision(version, expires), contract=False)  # layout and signatures only
         signer = key or admin_key
         signature = sign_bundle(read_tarball(archive), signer, iat=int(time.time()), scope=scope)
         return SignedBundle(archive, signature)

@@ -6,11 +6,22 @@ import json
 import stat
 
 import pytest
-from bundle_fixtures import SOURCE_FILES
+from bundle_fixtures import POLICY, SOURCE_FILES
 from click.testing import CliRunner
 
 from accord.bundles.layout import read_tarball, write_tarball
 from accord.cli import main
+
+
+# The bundle fixtures' files, completed to meet the decision contract (a decision rule,
+# integers only): `accord bundle build` refuses anything less.
+CLI_SOURCE_FILES = {
+    **SOURCE_FILES,
+    "accord/policy.rego": POLICY + b"""
+decision := {"decision": "permit", "reasons": [], "approvals": {"required": [], "missing": [], "satisfied": []}} if allow
+""",
+    "accord/roles/data.json": b'{"admins": ["alice", "bob"], "limits": {"daily": 1000}}',
+}
 
 
 def run(*args: str):
@@ -21,7 +32,7 @@ def run(*args: str):
 def workspace(tmp_path):
     """A source directory, an admin key pair, a built and signed bundle."""
     src = tmp_path / "src"
-    for path, content in SOURCE_FILES.items():
+    for path, content in CLI_SOURCE_FILES.items():
         (src / path).parent.mkdir(parents=True, exist_ok=True)
         (src / path).write_bytes(content)
     assert run("keys", "generate", "--alg", "Ed25519", "--out", tmp_path / "admin.jwk").exit_code == 0
@@ -104,11 +115,9 @@ def test_verify_tampered_bundle_fails(workspace):
     (workspace / "b.tar.gz").write_bytes(write_tarball(files))
     result = verify(workspace, "--json")
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == {
-        "valid": False,
-        "error": "DigestMismatchError",
-        "message": json.loads(result.stdout)["message"],
-    }
+    report = json.loads(result.stdout)
+    assert report == {"valid": False, "error": "DigestMismatchError", "message": report["message"],
+                      "problems": [report["message"]]}
     assert "accord/roles/data.json: digest mismatch" in result.stdout
 
 

@@ -12,7 +12,7 @@ from conftest import ENGINE_PARAMS, ETH, MONDAY_10AM, book_address
 from accord.bundles.decision import Verdict
 from accord.bundles.engine import engine_class, screen_modules
 from accord.bundles.inputs import prepare_input
-from accord.bundles.policy_errors import DataError, PolicyLoadError
+from accord.bundles.policy_errors import ContractError, PolicyLoadError
 
 SATURDAY_10AM = MONDAY_10AM - 2 * 86400
 
@@ -77,7 +77,7 @@ def test_output_is_canonical_and_stable(engine, usdc_payout):
 def test_floats_and_unsafe_integers_never_reach_an_engine(library):
     modules, data = library
     for bad in (0.5, 2**53):
-        with pytest.raises(DataError):
+        with pytest.raises(ContractError, match=r"^data\.extra\.x: "):
             engine_class("regorus").load(modules, {**data, "extra": {"x": bad}})
 
 

@@ -17,7 +17,7 @@ from accord.bundles.decision import Verdict
 from accord.bundles.engine import UNDEFINED, engine_class
 from accord.bundles.inputs import prepare_input
 from accord.bundles.opa_engine import OpaEngine
-from accord.bundles.policy_errors import EngineEvalError, EngineUnavailableError, PolicyLoadError
+from accord.bundles.policy_errors import ContractError, EngineEvalError, EngineUnavailableError, PolicyLoadError
 from accord.bundles.regorus_engine import RegorusEngine
 
 
@@ -61,9 +61,29 @@ def test_data_refused_by_the_policy(engine_name, library):
 
 
 @pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
-def test_policy_without_data_errors_is_refused(engine_name):
-    with pytest.raises(PolicyLoadError, match="data.accord.data_errors"):
-        engine_class(engine_name).load({"d.rego": "package accord\n\ndecision := 1\n"}, {})
+def test_a_policy_without_data_errors_declares_none(engine_name):
+    engine = engine_class(engine_name).load({"d.rego": "package accord\n\ndecision := 1\n"}, {})
+    assert engine.document("data.accord.decision") == 1
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_a_policy_without_a_decision_is_refused(engine_name):
+    with pytest.raises(ContractError, match="the policy does not define data.accord.decision"):
+        engine_class(engine_name).load({"d.rego": "package accord\n\ndata_errors := set()\n"}, {})
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_every_problem_is_listed_one_per_line(engine_name):
+    source = "package accord\n\nx := time.now_ns()\n\ny := rand.intn(\"s\", 2)\n"
+    with pytest.raises(ContractError) as refused:
+        engine_class(engine_name).load({"p.rego": source}, {"n": 0.5})
+    assert refused.value.problems == (
+        "p.rego:3: time.now_ns is not allowed in a decision policy: its result is not the same on every evaluator",
+        "p.rego:5: rand.intn is not allowed in a decision policy: its result is not the same on every evaluator",
+        "data.n: float values are not allowed (only integers, strings, booleans, null, arrays, objects)",
+        "the policy does not define data.accord.decision: every bundle needs it "
+        '(see "The decision contract" in the README)',
+    )
 
 
 @pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
