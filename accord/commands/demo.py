@@ -69,7 +69,8 @@ def run_demo(workdir: Path, echo=click.echo, *, http: bool = False) -> dict:
     echo(f"bundle v1 built from the policy library, signed; hosted apart:\n  {sources.bundle}\n"
          f"  {sources.signature}\n  {sources.public_key}")  # fmt: skip
     started = time.time()
-    deployment = Deployment.start(state_dir=workdir / "state", bundle=sources, ray_options={"logging_level": "ERROR"})
+    deployment = Deployment.start(state_dir=workdir / "state", bundle=sources, ray_options={"logging_level": "ERROR"},
+                                  progress=lambda step: echo(f"  [{time.time() - started:5.1f} s] {step}"))  # fmt: skip
     try:
         echo(f"deployment up in {time.time() - started:.1f} s: 3 enclaves attested each other, ran the DKG, "
              "sealed their shares and verified the bundle")  # fmt: skip
