@@ -12,7 +12,8 @@ demo: $(STAMP)
 	$(BIN)/accord demo
 
 # The whole suite: logic and single-node Ray tests in one process (Ray started once), then, in a
-# second process, the tests that start clusters of their own: multi-node (ray.cluster_utils),
+# second process, the tests that start clusters of their own: multi-node (ray.cluster_utils, and
+# a real cluster of `ray start` processes with token authentication),
 # the CLI lifecycle, the demo and the notebooks.
 test: $(STAMP) $(OPA_STAMP)
 	$(BIN)/python -m pytest -m "not multinode and not standalone"

@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "up": ("deploy", "up", "Start a deployment (it keeps running after the command)."),
     "status": ("deploy", "status", "Show enclaves, attestations, bundle and group keys."),
     "down": ("deploy", "down", "Stop what `accord up` started (sealed state stays)."),
+    "cluster": ("cluster", "cluster", "Join machines to the Ray cluster as enclave hosts (token auth, resources)."),
     "frost": ("frost", "frost", "FROST threshold signatures (RFC 9591) and the DKG."),
     "keys": ("keys", "keys", "Generate and inspect administrator keys."),
     "bundle": ("bundle", "bundle", "Build, sign and verify policy bundles."),

@@ -14,6 +14,7 @@ code, policy and data, one plain Ed25519 signer.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
@@ -181,8 +182,10 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
         if config.num_cpus:
             ray_options["num_cpus"] = config.num_cpus
         state_dir = Path(config.state_dir) / f"bench-{int(time.time())}" if config.state_dir else workdir / "state"
+        # Its own namespace: on a shared cluster the bench never touches a running deployment.
         deployment = Deployment.start(state_dir=state_dir, bundle=sources, groups=config.groups, address=config.address,
-                                      ray_options=None if config.address else ray_options)  # fmt: skip
+                                      ray_options=None if config.address else ray_options,
+                                      namespace=f"accord-bench-{os.getpid()}-{int(time.time())}")  # fmt: skip
         batch = BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,
                             max_in_flight=2 * config.groups)  # fmt: skip
         gateway = None
