@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock requirements-build.lock pyproject.toml | sha256sum | cut -c1-12)
 OPA_STAMP := $(VENV)/.installed-opa
 
-.PHONY: demo test test-fast test-multinode venv opa lock clean bench
+.PHONY: demo test test-fast test-multinode venv opa fuzz lock clean bench
 
 demo: $(STAMP)
 	$(BIN)/accord demo
@@ -38,6 +38,19 @@ $(OPA_STAMP): requirements-opa.lock | $(STAMP)
 	if [ "$$(uname -m)" = x86_64 ]; then \
 	  $(PIP) install --require-hashes --no-deps --ignore-requires-python -r requirements-opa.lock; \
 	else echo "opa-golib-python-bindings has no wheel for $$(uname -m); OPA tests will skip"; fi
+	touch $@
+
+# The long fuzz campaign: every target of fuzz/targets.py, FUZZ_EXAMPLES inputs each (default
+# 100k) with hypothesis, and as many with atheris (coverage-guided) where its wheel installs.
+# Findings go to fuzz/findings/; the summary (counts, seconds, findings) to stdout.
+FUZZ_STAMP := $(VENV)/.installed-fuzz
+FUZZ_EXAMPLES ?= 100000
+fuzz: $(FUZZ_STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m fuzz.run
+$(FUZZ_STAMP): requirements-fuzz.lock | $(STAMP)
+	if [ "$$(uname -m)" = x86_64 ]; then \
+	  $(PIP) install --require-hashes --no-deps -r requirements-fuzz.lock; \
+	else echo "atheris has no wheel for $$(uname -m); make fuzz runs hypothesis only"; fi
 	touch $@
 
 bench: $(STAMP)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from joserfc import jws
 from joserfc.errors import BadSignatureError as JoseBadSignature
@@ -346,7 +347,7 @@ def _pem_public_key(text: str, key_id: str) -> bytes:
             public = x509.load_pem_x509_certificate(pem).public_key()
         else:
             raise KeyConfigError(f"unsupported PEM block type: {kind}")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise KeyConfigError("failed to parse PEM block containing the key") from None
     return public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -86,7 +86,7 @@ class Envelope:
         version, kind, session_id, sender, recipient, message_type, sequence, body, signature = item
         if version != ENVELOPE_VERSION:
             raise MalformedMessageError(f"channel envelope version {version!r} is not {ENVELOPE_VERSION}")
-        if kind not in set(Kind):
+        if not isinstance(kind, str) or kind not in {k.value for k in Kind}:
             raise MalformedMessageError(f"unknown message kind {kind!r}")
         if not (
             isinstance(session_id, bytes) and isinstance(sender, str) and isinstance(recipient, str)

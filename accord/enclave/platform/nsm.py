@@ -111,8 +111,8 @@ class _Message:
         if not isinstance(body, dict):
             raise NsmProtocolError(f"{cls.WIRE} fields must be a CBOR map")
         expected = [name for name, _ in cls.SCHEMA]
-        if sorted(body) != sorted(expected):
-            raise NsmProtocolError(f"{cls.WIRE} has fields {sorted(body)}, expected {expected}")
+        if not all(isinstance(name, str) for name in body) or set(body) != set(expected):
+            raise NsmProtocolError(f"{cls.WIRE} has fields {sorted(map(repr, body))}, expected {expected}")
         try:
             return cls(**{name: kind(body[name]) for name, kind in cls.SCHEMA})
         except NsmProtocolError as exc:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cbor2
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -145,9 +146,10 @@ class CertificateAuthority:
         try:
             certificate = x509.load_der_x509_certificate(item[0])
             key = serialization.load_der_private_key(item[1], password=None)
-        except ValueError as exc:
+            matches = isinstance(key, ec.EllipticCurvePrivateKey) and key.public_key() == certificate.public_key()
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # what cryptography raises for bad DER
             raise SimulatedPkiError(f"PKI file entry does not load: {exc}") from exc
-        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != certificate.public_key():
+        if not matches:
             raise SimulatedPkiError("PKI file entry's key does not match its certificate")
         return cls(certificate, key)
 

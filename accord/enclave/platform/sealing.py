@@ -106,6 +106,7 @@ class SealedObject:
             not all(isinstance(item[k], str) for k in texts)
             or not all(isinstance(item[k], bytes) for k in blobs)
             or not isinstance(pcrs, dict)
+            or not all(type(index) is int for index in pcrs)
             or sorted(pcrs) != list(SEALED_PCRS)
             or not all(isinstance(v, bytes) for v in pcrs.values())
         ):
