@@ -347,7 +347,7 @@ def _pem_public_key(text: str, key_id: str) -> bytes:
             public = x509.load_pem_x509_certificate(pem).public_key()
         else:
             raise KeyConfigError(f"unsupported PEM block type: {kind}")
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
         raise KeyConfigError("failed to parse PEM block containing the key") from None
     return public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

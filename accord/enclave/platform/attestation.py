@@ -42,6 +42,7 @@ OPTIONAL_FIELD_SIZES = {"public_key": (1, 1024), "user_data": (0, 512), "nonce":
 # A document may be stamped slightly after the verifier's clock reading.
 CLOCK_SKEW = timedelta(seconds=30)
 
+MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last moment a datetime holds
 _FIELDS = ("module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "user_data", "nonce")
 
 
@@ -124,8 +125,8 @@ class AttestationDocument:
             raise _bad("module_id must be a non-empty text string")
         if digest != DIGEST:
             raise _bad(f"digest is {digest!r}; Nitro documents use {DIGEST!r}")
-        if type(timestamp) is not int or timestamp <= 0:
-            raise _bad("timestamp must be a positive integer (Unix milliseconds)")
+        if type(timestamp) is not int or not 0 < timestamp <= MAX_TIMESTAMP_MS:
+            raise _bad("timestamp must be a positive integer (Unix milliseconds) before the year 10000")
         cabundle = item["cabundle"]
         if not isinstance(cabundle, list) or not cabundle:
             raise _bad("cabundle must be a non-empty array of certificates")

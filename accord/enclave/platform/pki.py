@@ -147,7 +147,7 @@ class CertificateAuthority:
             certificate = x509.load_der_x509_certificate(item[0])
             key = serialization.load_der_private_key(item[1], password=None)
             matches = isinstance(key, ec.EllipticCurvePrivateKey) and key.public_key() == certificate.public_key()
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # what cryptography raises for bad DER
+        except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:  # cryptography on bad DER
             raise SimulatedPkiError(f"PKI file entry does not load: {exc}") from exc
         if not matches:
             raise SimulatedPkiError("PKI file entry's key does not match its certificate")

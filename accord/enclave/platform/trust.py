@@ -45,7 +45,7 @@ def load_certificate(data: bytes, what: str = "certificate") -> x509.Certificate
         if data.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is not a ValueError
         raise MalformedAttestationError(f"{what} is not a valid X.509 certificate: {exc}") from exc
 
 
