@@ -85,11 +85,15 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
     from accord.enclave.configuration import EvaluatorConfig, KmsKind, KmsSettings, Platform
 
     sources = BundleSources(bundle=as_url(bundle), signature=as_url(signature), public_key=as_url(pubkey))
+    evaluator = EvaluatorConfig(public_origins=tuple(origin(u) for u in public_urls)) if public_urls else None
+    kms = KmsSettings(KmsKind.AWS, region=kms_region, endpoint=kms_endpoint, key_id=kms_key_id) if platform == "nitro" else None
     step = _Steps()
     step("checking the bundle here first (sources, signature, pins, expiry, policy contract)")
     try:
         click.echo(f"  {check_locally(sources, pins)}")
     except AccordError as exc:
+        if debug_requested():
+            raise
         raise as_failure(exc, "nothing started") from exc
     root = state_dir.create()
     started = None
@@ -99,10 +103,6 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
         address = started.address
         click.echo(f"  at {address} (stop it with `accord down --state-dir {root}`)")
     try:
-        evaluator = EvaluatorConfig(public_origins=tuple(origin(u) for u in public_urls)) if public_urls else None
-        kms = None
-        if platform == "nitro":
-            kms = KmsSettings(KmsKind.AWS, region=kms_region, endpoint=kms_endpoint, key_id=kms_key_id)
         deployment = Deployment.start(state_dir=root, bundle=sources, address=address, groups=groups,
                                       pins=list(pins) or None, evaluator=evaluator, platform=Platform(platform),
                                       kms=kms, progress=step)  # fmt: skip
