@@ -11,19 +11,27 @@ A bundle meets the contract when
   whose thumbprints match their keys, no key shared by two principals (`PrincipalIndex`);
 - `data.accord.data_errors`, where the policy defines it, is empty.
 
+`verify_published` runs all of it on a published bundle (fetch, strict verification under
+the pinned keys, contract), for `accord bundle verify` and `accord up`.
+
 Every problem found is listed (one line each, naming the file and line or the data path),
 not only the first, so a policy author fixes them in one round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from accord.bundles.engine import DEFAULT_ENGINE, PolicyEngine, engine_class
+from accord.bundles.keys import fingerprint, load_public_key
+from accord.bundles.layout import read_tarball
 from accord.bundles.policy_errors import ContractError
 from accord.bundles.principals import PrincipalIndex
+from accord.bundles.signatures import DEFAULT_SCOPE
+from accord.bundles.sources import BundleSources, Fetcher
+from accord.bundles.verify import TrustPolicy, VerifiedBundle, verify_bundle
 
 
 @dataclass(frozen=True)
@@ -46,10 +54,17 @@ def load_decision_policy(modules: Mapping[str, str], data: Mapping[str, Any],
     return DecisionPolicy(loaded, PrincipalIndex(data))
 
 
-def contract_problems(modules: Mapping[str, str], data: Mapping[str, Any], engine: str = DEFAULT_ENGINE) -> list[str]:
-    """One line per problem; empty when the bundle meets the contract."""
-    try:
-        load_decision_policy(modules, data, engine)
-    except ContractError as exc:
-        return list(exc.problems)
-    return []
+
+def verify_published(sources: BundleSources, pins: Collection[str] = (), *, min_version: int = 1,
+                     scope: str = DEFAULT_SCOPE) -> VerifiedBundle:  # fmt: skip
+    """What an enclave checks of a published bundle, done outside one: fetch the three
+    sources, verify strictly under the pinned keys (`pins`, else the given key itself), then
+    the decision contract. Raises the specific BundleError or ContractError."""
+    with Fetcher() as fetcher:
+        fetched = fetcher.fetch_all(sources)
+    key = load_public_key(fetched.public_key)
+    trust = TrustPolicy(frozenset(pins or (fingerprint(key),)), scope=scope)
+    verified = verify_bundle(read_tarball(fetched.bundle), public_key=key, trust=trust, signature=fetched.signature,
+                             min_version=min_version)  # fmt: skip
+    load_decision_policy(verified.modules, verified.data)
+    return verified

@@ -40,5 +40,4 @@ class ContractError(PolicyLoadError):
     one line per problem, each naming its file and line or its data path."""
 
     def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
-        self.problems = tuple(dict.fromkeys(problems))
-        super().__init__("\n".join(self.problems))
+        super().__init__("\n".join(dict.fromkeys(problems)))

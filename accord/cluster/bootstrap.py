@@ -15,12 +15,8 @@ from accord.errors import AccordError, problems_by_source
 
 
 class BootstrapError(AccordError):
-    """A signing group cannot be brought up; the message names the enclave and the reason.
-    `problems`: one line per distinct problem (several enclaves saying one are one line)."""
-
-    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
-        self.problems = tuple(problems) or tuple(message.splitlines())
-        super().__init__(message)
+    """A signing group cannot be brought up; the message names the enclave and the reason
+    (one line per distinct problem: several enclaves saying one are one line)."""
 
 
 def provision_group(invoker: Invoker, keyshares: Sequence[Any]) -> bytes:
@@ -81,8 +77,7 @@ def activate_bundle(invoker: Invoker, evaluators: Sequence[Any], enclave_ids: Se
     results = invoker.settle(invoker.submit([(ev, "activate", (bundle, signature, public_key)) for ev, _ in stale]))
     failures = [(eid, r) for (_, eid), r in zip(stale, results) if isinstance(r, BaseException)]
     if failures:
-        problems = [f"bundle refused: {line}" for line in problems_by_source(failures)]
-        raise BootstrapError("\n".join(problems), problems)
+        raise BootstrapError("\n".join(f"bundle refused: {line}" for line in problems_by_source(failures)))
     digests = {r["digest"] for r in results} | {digest}
     if len(digests) != 1:
         raise BootstrapError(f"evaluators activated other bundles than {digest}: {sorted(digests - {digest})}")

@@ -12,15 +12,14 @@ from pathlib import Path
 import click
 
 from accord.bundles.build import build_bundle, sign_bundle
-from accord.bundles.contract import load_decision_policy
+from accord.bundles.contract import verify_published
 from accord.bundles.errors import BundleError
-from accord.bundles.keys import fingerprint, load_public_key, load_signing_key
+from accord.bundles.keys import fingerprint, load_signing_key
 from accord.bundles.layout import read_directory, read_tarball
 from accord.bundles.manifest import Revision, format_rfc3339, parse_rfc3339
 from accord.bundles.policy_errors import ContractError
 from accord.bundles.signatures import DEFAULT_SCOPE
-from accord.bundles.sources import BundleSources, Fetcher, as_url
-from accord.bundles.verify import TrustPolicy, verify_bundle
+from accord.bundles.sources import BundleSources, as_url
 
 _RELATIVE = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -104,22 +103,11 @@ def verify(
             public_key=as_url(pubkey),
             signature=None if signature is None else as_url(signature),
         )
-        with Fetcher() as fetcher:
-            fetched = fetcher.fetch_all(sources)
-        key = load_public_key(fetched.public_key)
         if not pins:
             click.echo("warning: no --pin given; trusting the --pubkey key as given", err=True)
-        trust = TrustPolicy(frozenset(pins or (fingerprint(key),)), scope=scope)
-        verified = verify_bundle(
-            read_tarball(fetched.bundle),
-            public_key=key,
-            trust=trust,
-            signature=fetched.signature,
-            min_version=min_version,
-        )
-        load_decision_policy(verified.modules, verified.data)  # what every enclave checks at load
+        verified = verify_published(sources, pins, min_version=min_version, scope=scope)
     except (BundleError, ContractError) as exc:
-        problems = list(getattr(exc, "problems", ())) or [str(exc)]
+        problems = list(exc.problems)
         if as_json:
             report = {"valid": False, "error": type(exc).__name__, "message": str(exc), "problems": problems}
             click.echo(json.dumps(report))

@@ -13,7 +13,7 @@ import os
 
 import click
 
-from accord.errors import AccordError
+from accord.errors import AccordError, problems_of
 
 DEBUG_ENV = "ACCORD_DEBUG"
 
@@ -56,19 +56,17 @@ def problem_lines(exc: BaseException) -> list[str]:
         sentence = _RAY_SENTENCES.get(name, "the Ray cluster reported a failure")
         detail = _first_line(str(exc))
         return [f"{sentence}: {detail}" if detail else sentence]
-    problems = getattr(exc, "problems", None)
-    lines = [str(p) for p in problems] if problems else str(exc).splitlines()
-    lines = [line.strip() for line in lines if line.strip() and not _is_trace(line)]
-    if isinstance(exc, (AccordError, OSError, ConnectionError)):
-        return list(dict.fromkeys(lines)) or [name]
+    lines = [line for line in problems_of(exc) if not _is_trace(line)]
+    if isinstance(exc, (AccordError, OSError)):
+        return lines or [name]
     # Not raised on purpose: say so, and where to get the trace.
-    text = "; ".join(dict.fromkeys(lines)) or repr(exc)
+    text = "; ".join(lines) or repr(exc)
     return [f"unexpected {name}: {text} (run with --debug for the trace)"]
 
 
 def _is_trace(line: str) -> bool:
     stripped = line.strip()
-    return stripped.startswith(("Traceback (most recent call last)", 'File "', "^")) or line.startswith("    ")
+    return stripped.startswith(("Traceback (most recent call last)", 'File "', "^", "~"))
 
 
 def _first_line(text: str) -> str:
