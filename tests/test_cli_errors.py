@@ -257,3 +257,18 @@ def test_no_command_prints_a_traceback_on_bad_input(tmp_path, args):
     assert "Traceback" not in result.output and "RayTaskError" not in result.output, result.output
     if args[0] != "down":  # `down` on nothing is not a failure
         assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit), result.output
+
+
+def test_token_verify_says_what_the_gateway_answered():
+    import httpx
+
+    from accord.commands.token import _http_reason
+
+    request = httpx.Request("GET", "http://gw/.well-known/jwks.json")
+    answer = httpx.Response(503, json={"error": {"code": "not_ready", "message": "the deployment did not answer"}},
+                            request=request)  # fmt: skip
+    error = httpx.HTTPStatusError("503", request=request, response=answer)
+    assert _http_reason(error) == "HTTP 503: the deployment did not answer"
+    plain = httpx.HTTPStatusError("502", request=request, response=httpx.Response(502, text="bad gateway", request=request))
+    assert _http_reason(plain) == "HTTP 502: bad gateway"
+    assert _http_reason(httpx.ConnectError("refused")) == "ConnectError: refused"

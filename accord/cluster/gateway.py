@@ -303,11 +303,24 @@ def create_app(deployment: Any, *, public_base_url: str | None = None, batch: Ba
         except Exception as exc:  # noqa: BLE001
             return _failure(exc)
 
+    # The last JWKS the coordinator gave: public, and clients check it against the enclaves'
+    # attestations, so while the coordinator restarts resource servers still get the keys
+    # (stale-if-error) instead of failing every token they see.
+    last_jwks: dict[str, Any] = {}
+
+    def current_jwks() -> dict[str, Any]:
+        keys = deployment.jwks()
+        if keys.get("keys"):
+            last_jwks["value"] = keys
+        return keys
+
     @app.get("/.well-known/jwks.json", summary="The group keys tokens are signed with")
     def jwks() -> JSONResponse:
         try:
-            return JSONResponse(deployment.jwks(), headers={"Cache-Control": "max-age=60"})
+            return JSONResponse(current_jwks(), headers={"Cache-Control": "max-age=60"})
         except Exception as exc:  # noqa: BLE001
+            if "value" in last_jwks:
+                return JSONResponse(last_jwks["value"], headers={"Cache-Control": "max-age=5", "Accord-Stale": "1"})
             return _failure(exc)
 
     @app.get("/v1/attestations", summary="Each enclave's fresh attestation document (base64)",
@@ -327,7 +340,7 @@ def create_app(deployment: Any, *, public_base_url: str | None = None, batch: Ba
     @app.get("/healthz", summary="Liveness: the deployment answers and has a group key")
     def healthz() -> JSONResponse:
         try:
-            kids = [key["kid"] for key in deployment.jwks()["keys"]]
+            kids = [key["kid"] for key in current_jwks()["keys"]]
         except Exception as exc:  # noqa: BLE001
             return JSONResponse({"status": "unavailable", "error": f"{type(exc).__name__}: {exc}"}, status_code=503)
         if not kids:

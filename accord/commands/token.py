@@ -29,7 +29,18 @@ def _load_jwks(source: str) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot read the JWKS from {source}: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - httpx errors
-        raise click.ClickException(f"cannot fetch the JWKS from {source}: {type(exc).__name__}: {exc}") from exc
+        raise click.ClickException(f"cannot fetch the JWKS from {source}: {_http_reason(exc)}") from exc
+
+
+def _http_reason(exc: Exception) -> str:
+    """The server's own error (a gateway answers {"error": {"code", "message"}}), else the transport's."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            return f"HTTP {response.status_code}: {response.json()['error']['message']}"
+        except (ValueError, KeyError, TypeError):
+            return f"HTTP {response.status_code}: {response.text[:500]}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @click.group("token")

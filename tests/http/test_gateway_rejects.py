@@ -244,6 +244,32 @@ def test_enclaves_that_cannot_decide_give_503(world, raises):
         assert http.get("/healthz").status_code == 503
 
 
+class Restarting(Unavailable):
+    """A coordinator that answered once, then is gone (restarting on another node)."""
+
+    def __init__(self) -> None:
+        super().__init__(raises=True)
+        self.calls = 0
+
+    def jwks(self):
+        self.calls += 1
+        if self.calls == 1:
+            return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "kid": "k1"}]}
+        raise ConnectionError("minter actor unreachable")
+
+
+def test_jwks_is_served_stale_while_the_coordinator_is_gone_but_never_invented():
+    with TestClient(create_app(Unavailable()), base_url=BASE_URL) as http:
+        never = http.get("/.well-known/jwks.json")
+        assert never.status_code == 503 and "unreachable" in never.json()["error"]["message"]
+    with TestClient(create_app(Restarting()), base_url=BASE_URL) as http:
+        fresh = http.get("/.well-known/jwks.json")
+        assert fresh.status_code == 200 and "Accord-Stale" not in fresh.headers
+        stale = http.get("/.well-known/jwks.json")
+        assert stale.status_code == 200 and stale.json() == fresh.json() and stale.headers["Accord-Stale"] == "1"
+        assert http.get("/healthz").status_code == 503  # health stays honest
+
+
 class Expired(Unavailable):
     """A deployment whose active bundle has expired: every evaluator refuses to decide."""
 

@@ -172,7 +172,7 @@ def test_a_cluster_started_with_the_ray_cli_deploys_signs_and_survives_a_host_re
         token = json.loads(again.stdout)["token"]
         assert kid_of(token) == kid  # the same group key: the shares were unsealed, not regenerated
         verified = accord(ray_env, "token", "verify", token, "--jwks", url, timeout=60)
-        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert verified.returncode == 0, verified.stdout + verified.stderr + (logs / "serve.log").read_text()[-3000:]
         print(f"\nreal cluster: ready after `accord up` in {up_seconds:.1f} s; host 1 replaced, "
               f"signing again {time.monotonic() - lost:.1f} s after it was lost")  # fmt: skip
 
