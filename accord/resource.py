@@ -38,7 +38,8 @@ from accord.protocols.auth_errors import (
     ReplayError,
 )
 from accord.protocols.authz_request import compute_request_hash, parse_authorization_request
-from accord.protocols.http_signatures import DEFAULT_SKEW, HttpRequest, VerifiedSignature, verify_request
+from accord.protocols.http_signatures import DEFAULT_SKEW, HttpRequest, VerifiedSignature
+from accord.protocols.signature_profile import verify_request
 from accord.protocols.jwk import PublicJwk, b64url_decode, b64url_encode
 from accord.protocols.replay import ReplayCache
 from accord.protocols.tokens import TokenClaims, verify_token

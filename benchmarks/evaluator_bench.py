@@ -22,7 +22,7 @@ machine do not count; wall time beside it):
     evaluate_us_per_request   EvaluatorCore.evaluate over a batch of `--batch` requests (incl.
                               the batch's signed request to the KeyShare), per request, median
                               over the batches, no timers inside
-    verify_signature_us       RFC 9421 verification (accord.protocols.http_signatures.verify_request)
+    verify_signature_us       RFC 9421 verification (accord.protocols.signature_profile.verify_request)
     request_us                body parsing and approval verification
     prepare_input_us          accord.bundles.inputs.prepare_input (validation, intent, spending totals)
     decide_us                 PolicyEngine.decide (regorus)
@@ -67,7 +67,8 @@ from accord.enclave.platform.pki import SimulatedNitroPki  # noqa: E402
 from accord.protocols import canonical_json  # noqa: E402
 from accord.protocols.approvals import create_approval  # noqa: E402
 from accord.protocols.authz_request import compute_request_hash  # noqa: E402
-from accord.protocols.http_signatures import HttpRequest, sign_request  # noqa: E402
+from accord.protocols.http_signatures import HttpRequest  # noqa: E402
+from accord.protocols.signature_profile import sign_request  # noqa: E402
 from accord.protocols.jwk import KeyKind, SigningKey  # noqa: E402
 from accord.protocols.minting import MintTask  # noqa: E402
 

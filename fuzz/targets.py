@@ -279,23 +279,42 @@ def _client():
     return Client(key, base_url="https://accord.example")
 
 
-@target("RFC 9421: Signature-Input, Signature, Content-Digest and whole signed requests")
+@target("RFC 9421: Signature-Input, Signature, Content-Digest and whole signed requests; the hot path's "
+        "profile and the library-backed reference must agree")
 def rfc9421(data: bytes) -> None:
+    from accord.protocols import http_signatures as reference
+    from accord.protocols import signature_profile as profile
+    from accord.protocols.auth_errors import OutsideProfile
     from accord.protocols.content_digest import parse as parse_digest
-    from accord.protocols.http_signatures import precheck_request, verify_request
 
     key = _client().key.public
+
+    def outcome(verify, request):
+        try:
+            return verify(request, resolve_key=lambda kid: key if kid == key.thumbprint else None, now=NOW + 1)
+        except AccordError as exc:
+            return exc
+
     try:
         request = parse_http(data)
-        if request is None:
-            return
+    except AccordError:
+        return
+    if request is None:
+        return
+    try:
         digest = request.header("content-digest")
         if digest is not None:
             parse_digest(digest)
-        precheck_request(request, now=NOW + 1)
-        verify_request(request, resolve_key=lambda kid: key if kid == key.thumbprint else None, now=NOW + 1)
+        reference.precheck_request(request, now=NOW + 1)
+        profile.precheck_request(request, now=NOW + 1)
     except AccordError:
         pass
+    ours, theirs = outcome(profile.verify_request, request), outcome(reference.verify_request, request)
+    if not isinstance(ours, Exception):
+        if ours != theirs:
+            raise AssertionError(f"the profile accepted what the reference answers {theirs!r}: {ours!r}")
+    elif not isinstance(theirs, Exception) and not isinstance(ours, OutsideProfile):
+        raise AssertionError(f"the reference accepts; the profile refuses with {ours!r}")
 
 
 # --- JWS / JWT ---

@@ -253,7 +253,7 @@ def _route(request: HttpRequest, groups: int) -> int:
 
 def _keyid(request: HttpRequest) -> str:
     """The `keyid` the request says it is signed with (unverified: only for routing)."""
-    from accord.protocols.http_signatures import precheck_request
+    from accord.protocols.signature_profile import precheck_request
 
     try:
         return precheck_request(request, now=int(time.time()), skew=10**9).keyid

@@ -30,7 +30,8 @@ from accord.enclave.platform.timeutil import utc_now
 from accord.protocols import canonical_json
 from accord.protocols.approvals import create_approval
 from accord.protocols.authz_request import compute_request_hash
-from accord.protocols.http_signatures import DEFAULT_LIFETIME, HttpRequest, sign_request
+from accord.protocols.http_signatures import DEFAULT_LIFETIME, HttpRequest
+from accord.protocols.signature_profile import sign_request
 from accord.protocols.jwk import KeyKind, PublicJwk, SigningKey, b64url_encode, load_signing_key, save_signing_key
 from accord.protocols.minting import Status
 from accord.resource import AUTH_SCHEME, KEY_HEADER, encode_client_key

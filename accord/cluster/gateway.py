@@ -51,7 +51,8 @@ from accord.protocols.auth_errors import (
     UnknownKey,
 )
 from accord.protocols.authz_request import parse_authorization_request
-from accord.protocols.http_signatures import DEFAULT_SKEW, HttpRequest, precheck_request
+from accord.protocols.http_signatures import DEFAULT_SKEW, HttpRequest
+from accord.protocols.signature_profile import precheck_request
 from accord.protocols.jwk import b64url_decode
 from accord.protocols.jws_profile import json_object
 from accord.protocols.minting import AuthorizationResult, Status

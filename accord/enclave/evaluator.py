@@ -66,7 +66,7 @@ from accord.protocols.auth_errors import (
     UnknownKey,
 )
 from accord.protocols.authz_request import parse_authorization_request
-from accord.protocols.http_signatures import verify_request
+from accord.protocols.signature_profile import verify_request
 from accord.protocols.minting import EnclaveVerdict, MintTask, Status
 from accord.protocols.secret import SecretBytes, SecretLeakError
 from accord.protocols.tokens import TokenClaims, signing_input, token_header

@@ -52,6 +52,14 @@ class MalformedSignatureHeader(SignatureError):
     """Signature-Input or Signature is not valid for RFC 9421 or Accord's profile."""
 
 
+class OutsideProfile(MalformedSignatureHeader):
+    """Valid RFC 9421, perhaps, but not in the form Accord's profile verifies (refused, never
+    passed to a more general verifier)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the signature is not in Accord's profile: {what}")
+
+
 class MissingSignatureParameter(MalformedSignatureHeader):
     """A signature parameter Accord requires (created, expires, nonce, keyid) is absent."""
 

@@ -6,7 +6,8 @@ This module adds two things:
 - Neutral message types (`HttpRequest`, `HttpResponse`) usable without a network, and the RFC
   layer over them for every algorithm the package has: `signature_base`, `sign_message`,
   `verify_message`. The RFC 9421 Appendix B vectors run against this layer.
-- Accord's profile (`sign_request`, `verify_request`): one signature per request, covering at
+- Accord's profile (`sign_request`, `verify_request`), as the reference for the hot path's
+  direct implementation (`signature_profile`, which Accord runs): one signature per request, covering at
   least `@method`, `@target-uri`, `content-type`, `content-digest` (and `authorization` when
   the request carries one); parameters `created`, `expires` (at most `MAX_LIFETIME` after
   `created`), `nonce` and `keyid` = RFC 7638 thumbprint of the signer's JWK; algorithms
@@ -447,12 +448,14 @@ class VerifiedSignature:
     label: str
 
 
-def _components_for(request: HttpRequest, extra: Sequence[str]) -> tuple[str, ...]:
+def components_for(request: HttpRequest, extra: Sequence[str]) -> tuple[str, ...]:
+    """The components Accord's profile covers for `request`, in signed order."""
     auth = ("authorization",) if request.header("authorization") is not None else ()
     return tuple(dict.fromkeys((*REQUIRED_COMPONENTS, *auth, *extra)))
 
 
-def _check_nonce(nonce: Any, error: type[Exception]) -> str:
+def check_nonce(nonce: Any, error: type[Exception]) -> str:
+    """`nonce` if it is a string of the profile's length, else `error`."""
     if not isinstance(nonce, str) or not MIN_NONCE_LENGTH <= len(nonce) <= MAX_NONCE_LENGTH:
         raise error(f"nonce must be a string of {MIN_NONCE_LENGTH}..{MAX_NONCE_LENGTH} characters")
     return nonce
@@ -475,7 +478,7 @@ def sign_request(
     expires = created + DEFAULT_LIFETIME if expires is None else expires
     if not 0 < expires - created <= MAX_LIFETIME:
         raise SigningError(f"expires must be 1..{MAX_LIFETIME} s after created, got {expires - created}")
-    nonce = _check_nonce(secrets.token_urlsafe(24) if nonce is None else nonce, SigningError)
+    nonce = check_nonce(secrets.token_urlsafe(24) if nonce is None else nonce, SigningError)
     existing = request.header("content-digest")
     if existing is None:
         request = request.with_header("Content-Digest", content_digest.create(request.body, digest_algorithm))
@@ -485,7 +488,7 @@ def sign_request(
         request,
         alg=key.public.http_signature_alg,
         key=key.crypto_key(),
-        covered_components=_components_for(request, extra_components),
+        covered_components=components_for(request, extra_components),
         params=SignatureParams(created=created, keyid=key.thumbprint, expires=expires, nonce=nonce),
         label=label,
     )
@@ -530,14 +533,25 @@ def _precheck(request: HttpRequest, now: int, skew: int, max_lifetime: int,
     params = fields.params
     created = _required_param(params, "created")
     expires = _required_param(params, "expires")
-    nonce = _check_nonce(_required_param(params, "nonce"), MalformedSignatureHeader)
+    nonce = _required_param(params, "nonce")
     keyid = _required_param(params, "keyid")
+    covered = tuple(value for value, component_params in fields.components if not component_params)
+    checked = SignatureInput(keyid, created, expires, nonce, covered, fields.label)
+    check_signature_input(checked, request, now=now, skew=skew, max_lifetime=max_lifetime,
+                          extra_components=extra_components)  # fmt: skip
+    components = tuple(value for value, _ in fields.components)
+    return fields, dataclasses.replace(checked, components=components)
 
-    covered = {value for value, component_params in fields.components if not component_params}
-    missing = [c for c in _components_for(request, extra_components) if c not in covered]
+
+def check_signature_input(checked: SignatureInput, request: HttpRequest, *, now: int, skew: int,
+                          max_lifetime: int, extra_components: Sequence[str] = ()) -> None:  # fmt: skip
+    """The profile's checks of parsed signature parameters (`checked.components`: the
+    covered ids without component parameters), shared with `signature_profile`."""
+    check_nonce(checked.nonce, MalformedSignatureHeader)
+    missing = [c for c in components_for(request, extra_components) if c not in checked.components]
     if missing:
         raise MissingCoveredComponent(f"the signature does not cover {missing}")
-
+    created, expires = checked.created, checked.expires
     if expires <= created:
         raise MalformedSignatureHeader(f"expires ({expires}) must be later than created ({created})")
     if expires - created > max_lifetime:
@@ -546,10 +560,8 @@ def _precheck(request: HttpRequest, now: int, skew: int, max_lifetime: int,
         raise CreatedInFuture(f"created ({created}) is {created - now} s after now ({now}); skew is {skew} s")
     if expires < now - skew:
         raise Expired(f"the signature expired at {expires}, {now - expires} s before now ({now}); skew is {skew} s")
-    if not _THUMBPRINT.fullmatch(keyid):
-        raise UnknownKey(f"keyid {keyid!r} is not an RFC 7638 SHA-256 thumbprint")
-    components = tuple(value for value, _ in fields.components)
-    return fields, SignatureInput(keyid, created, expires, nonce, components, fields.label)
+    if not _THUMBPRINT.fullmatch(checked.keyid):
+        raise UnknownKey(f"keyid {checked.keyid!r} is not an RFC 7638 SHA-256 thumbprint")
 
 
 def verify_request(

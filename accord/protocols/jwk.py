@@ -20,8 +20,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwk as jose_jwk
+from nacl import bindings as nacl_bindings
 from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 
 from accord.enclave.platform.atomic_file import write_atomic
@@ -192,12 +195,13 @@ def _public_jwk_of(key: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey) 
 class SigningKey:
     """A private Ed25519 or P-256 key. Never printed, pickled or copied."""
 
-    __slots__ = ("_d", "public")
+    __slots__ = ("_d", "public", "_signer")
 
     def __init__(self, d: SecretBytes, public: PublicJwk) -> None:
         """Internal: use `generate`, `from_dict` or `load_signing_key`."""
         self._d = d
         self.public = public
+        self._signer: bytes | ec.EllipticCurvePrivateKey | None = None
 
     @classmethod
     def generate(cls, kind: KeyKind = KeyKind.ED25519) -> SigningKey:
@@ -244,6 +248,21 @@ class SigningKey:
             return ec.derive_private_key(int.from_bytes(d, "big"), ec.SECP256R1())
         except ValueError as exc:
             raise InvalidJwk(f"invalid {self.public.crv} private key: {exc}") from exc
+
+    def sign(self, data: bytes) -> bytes:
+        """The raw signature of `data`: Ed25519 (64 bytes, libsodium) or ECDSA P-256 with
+        SHA-256 as r || s (64 bytes, RFC 7518 / RFC 9421 form). The expanded key is built
+        once (that derives the public point, costlier than a signature) and stays inside
+        this object, which is never pickled or copied."""
+        if self._signer is None:
+            if self.public.kind is KeyKind.ED25519:
+                self._signer = nacl_bindings.crypto_sign_seed_keypair(self._d.reveal())[1]
+            else:
+                self._signer = self.crypto_key()
+        if isinstance(self._signer, bytes):
+            return nacl_bindings.crypto_sign(data, self._signer)[:64]
+        r, s = decode_dss_signature(self._signer.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(_COORD_LEN, "big") + s.to_bytes(_COORD_LEN, "big")
 
     def jose_key(self) -> jose_jwk.OKPKey | jose_jwk.ECKey:
         """A joserfc private key for immediate use (JWS signing); do not keep it."""
