@@ -28,6 +28,9 @@ machine do not count; wall time beside it):
     decide_us                 PolicyEngine.decide (regorus)
     claims_us                 token claims and their JWS signing input (permits)
     other_us                  the rest (clock checks, replay cache, verdicts, history, batch signing)
+    ed25519_verify_us         one libsodium Ed25519 verify, measured in the same run (and _sign_us)
+    verifies_per_request      evaluate_us_per_request in those verifies (signature_check_verifies:
+                              verify_signature_us in them)
 
 The stage figures (means) come from a second pass with timers wrapped around those calls
 (each timer costs about a microsecond, counted in other_us).
@@ -64,6 +67,7 @@ from accord.enclave.configuration import EnclaveConfig, evaluator_id  # noqa: E4
 from accord.enclave.evaluator import AUTHORIZE_PATH, EvaluatorCore  # noqa: E402
 from accord.enclave.platform.enclave import Enclave  # noqa: E402
 from accord.enclave.platform.pki import SimulatedNitroPki  # noqa: E402
+from accord.cpu_units import ed25519_costs  # noqa: E402
 from accord.protocols import canonical_json  # noqa: E402
 from accord.protocols.approvals import create_approval  # noqa: E402
 from accord.protocols.authz_request import compute_request_hash  # noqa: E402
@@ -251,7 +255,7 @@ def main() -> None:
         plain = batches(0)
         staged = batches(args.requests)
         samples, wall, outcomes = run(core, clock, plain)
-        timers = StageTimers(core.config.engine)
+        timers = StageTimers(core.engine)
         try:
             staged_samples, _, staged_outcomes = run(core, clock, staged)
         finally:
@@ -273,7 +277,11 @@ def main() -> None:
         "seed_us_per_request": round(seed_s / max(1, args.history) * 1e6, 1),
         "batch": args.batch,
         "data_bytes": len(json.dumps(fixture.data)),
+        **ed25519_costs(),
     }
+    # The targets' unit (issue 12): a libsodium verify measured in this run.
+    figures["verifies_per_request"] = round(figures["evaluate_us_per_request"] / figures["ed25519_verify_us"], 1)
+    figures["signature_check_verifies"] = round(figures["verify_signature_us"] / figures["ed25519_verify_us"], 1)
     if args.json:
         print(json.dumps(figures))
         return
@@ -284,6 +292,8 @@ def main() -> None:
           f"batches of {args.batch}")
     for stage in (*StageTimers.STAGES, "decide_us", "other_us"):
         print(f"  {stage:22s} {figures[stage]:8.1f}")
+    print(f"= {figures['verifies_per_request']} Ed25519 verifies per request ({figures['ed25519_verify_us']} us each, "
+          f"libsodium, this run); the RFC 9421 check {figures['signature_check_verifies']}")
     print("outcomes:")
     for outcome, count in figures["outcomes"].items():
         print(f"  {count:6d}  {outcome}")

@@ -272,3 +272,14 @@ def test_token_verify_says_what_the_gateway_answered():
     plain = httpx.HTTPStatusError("502", request=request, response=httpx.Response(502, text="bad gateway", request=request))
     assert _http_reason(plain) == "HTTP 502: bad gateway"
     assert _http_reason(httpx.ConnectError("refused")) == "ConnectError: refused"
+
+
+@pytest.mark.parametrize("engines, expected", [("regorus,opa", "one engine per group member (3), got 2"),
+                                               ("regorus,wasm,opa", "unknown engine(s) ['wasm']")])  # fmt: skip
+def test_up_refuses_engines_it_cannot_run_before_starting_anything(tmp_path, bad_sources, engines, expected):
+    sources, _ = bad_sources
+    state = tmp_path / "state"
+    result = run("up", "--state-dir", state, "--bundle", sources.bundle, "--signature", sources.signature,
+                 "--pubkey", sources.public_key, "--engines", engines)  # fmt: skip
+    assert result.exit_code == 2 and expected in result.output and "Traceback" not in result.output
+    assert not state.exists()

@@ -77,6 +77,7 @@ class PolicyEvaluator:
             "pcrs": {str(i): v.hex() for i, v in enclave.sealing_pcrs().items()},
             "bundle": None if bundle is None else {"version": bundle.version, "digest": bundle.digest,
                                                    "expires": bundle.expires},  # fmt: skip
+            "engine": self.core.engine,
             "paired": self._paired,
             "state": self.core.state_position(),
             "restore_error": self.restore_error,

@@ -56,15 +56,17 @@ def load_decision_policy(modules: Mapping[str, str], data: Mapping[str, Any],
 
 
 def verify_published(sources: BundleSources, pins: Collection[str] = (), *, min_version: int = 1,
-                     scope: str = DEFAULT_SCOPE) -> VerifiedBundle:  # fmt: skip
+                     scope: str = DEFAULT_SCOPE, engines: Collection[str] = (DEFAULT_ENGINE,)) -> VerifiedBundle:  # fmt: skip
     """What an enclave checks of a published bundle, done outside one: fetch the three
     sources, verify strictly under the pinned keys (`pins`, else the given key itself), then
-    the decision contract. Raises the specific BundleError or ContractError."""
+    the decision contract on each of `engines`. Raises the specific BundleError or
+    ContractError (EngineUnavailableError for an engine that is not installed)."""
     with Fetcher() as fetcher:
         fetched = fetcher.fetch_all(sources)
     key = load_public_key(fetched.public_key)
     trust = TrustPolicy(frozenset(pins or (fingerprint(key),)), scope=scope)
     verified = verify_bundle(read_tarball(fetched.bundle), public_key=key, trust=trust, signature=fetched.signature,
                              min_version=min_version)  # fmt: skip
-    load_decision_policy(verified.modules, verified.data)
+    for engine in dict.fromkeys(engines):
+        load_decision_policy(verified.modules, verified.data, engine)
     return verified

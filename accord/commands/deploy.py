@@ -35,13 +35,32 @@ def cluster_address(state_dir: StateDir, address: str | None) -> str:
     return cluster.address
 
 
-def check_locally(sources, pins: tuple[str, ...]) -> str:
+def check_locally(sources, pins: tuple[str, ...], engines: tuple[str, ...] = ("regorus",)) -> str:
     """What the enclaves will check, done here before a cluster starts (sources reachable,
-    signature under a pinned key, not expired, decision contract); a one-line summary."""
+    signature under a pinned key, not expired, decision contract on each engine); a
+    one-line summary."""
     from accord.bundles.contract import verify_published
 
-    verified = verify_published(sources, pins)
-    return f"bundle v{verified.version} verified (signer {verified.signer_fingerprint[:16]}...), policy contract met"
+    verified = verify_published(sources, pins, engines=engines)
+    return (f"bundle v{verified.version} verified (signer {verified.signer_fingerprint[:16]}...), policy contract "
+            f"met on {', '.join(dict.fromkeys(engines))}")  # fmt: skip
+
+
+def engine_list(_ctx, _param, value: str | None) -> tuple[str, ...]:
+    """--engines: one Rego engine per member of each group, comma-separated."""
+    from accord.config.topology import Topology
+    from accord.enclave.configuration import ENGINES
+
+    if value is None:
+        return ()
+    names = tuple(name.strip() for name in value.split(","))
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        raise click.BadParameter(f"unknown engine(s) {unknown}; choose among {list(ENGINES)}")
+    size = Topology().size
+    if len(names) != size:
+        raise click.BadParameter(f"name one engine per group member ({size}), got {len(names)}")
+    return names
 
 
 @click.command()
@@ -62,8 +81,11 @@ def check_locally(sources, pins: tuple[str, ...]) -> str:
 @click.option("--kms-region", help="nitro: the AWS region of the sealing key.")
 @click.option("--kms-key-id", help="nitro: the sealing key's id or ARN (its key policy must require the enclave's PCRs).")
 @click.option("--kms-endpoint", help="nitro: the KMS endpoint as the enclave reaches it (through the vsock proxy).")
+@click.option("--engines", callback=engine_list, metavar="E1,E2,E3",
+              help="Rego engine of each group member, e.g. regorus,opa,regorus: an engine's bug then shows as a named "
+                   "divergent enclave, never as a wrong token (measured). Default: regorus for all.")
 def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, public_urls, release_out, platform,
-       kms_region, kms_key_id, kms_endpoint) -> None:  # fmt: skip
+       kms_region, kms_key_id, kms_endpoint, engines) -> None:  # fmt: skip
     """Start a deployment and return once it is ready; it keeps running after this command."""
     from accord.bundles.sources import BundleSources, as_url
     from accord.cluster.deployment import Deployment
@@ -72,12 +94,14 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
     from accord.enclave.configuration import EvaluatorConfig, KmsKind, KmsSettings, Platform
 
     sources = BundleSources(bundle=as_url(bundle), signature=as_url(signature), public_key=as_url(pubkey))
-    evaluator = EvaluatorConfig(public_origins=tuple(origin(u) for u in public_urls)) if public_urls else None
+    evaluator = None
+    if public_urls or engines:
+        evaluator = EvaluatorConfig(public_origins=tuple(origin(u) for u in public_urls), engines=engines)
     kms = KmsSettings(KmsKind.AWS, region=kms_region, endpoint=kms_endpoint, key_id=kms_key_id) if platform == "nitro" else None
     step = _Steps()
     step("checking the bundle here first (sources, signature, pins, expiry, policy contract)")
     try:
-        click.echo(f"  {check_locally(sources, pins)}")
+        click.echo(f"  {check_locally(sources, pins, engines or ('regorus',))}")
     except AccordError as exc:
         if debug_requested():
             raise
@@ -139,7 +163,7 @@ def status(address, state_dir, release_file, as_json) -> None:
             bundle = enclave.get("bundle") or {}
             expiry = (f"EXPIRED at {bundle.get('expires')}" if bundle.get("expired")
                       else f"expires {bundle.get('expires')} ({bundle.get('seconds_left')} s left)")  # fmt: skip
-            click.echo(f"  {enclave['enclave_id']}: attestation {enclave['attestation']}, "
+            click.echo(f"  {enclave['enclave_id']} ({enclave.get('engine')}): attestation {enclave['attestation']}, "
                        f"bundle v{bundle.get('version')} {str(bundle.get('digest'))[:16]}..., {expiry}, "
                        f"PCR0 {str(enclave.get('pcrs', {}).get('0', ''))[:16]}...")  # fmt: skip
     if not report["healthy"]:

@@ -58,6 +58,10 @@ class EvaluatorConfig:
     max_token_lifetime: int = 3600
     approval_max_age: int = 7 * 86400
     engine: str = "regorus"
+    # Engine diversity: one engine per member index of every group (empty: `engine` for
+    # all). With different engines in a group, an engine's bug shows as a divergent,
+    # named enclave (no unanimity, no token), never as a wrong token.
+    engines: tuple[str, ...] = ()
     # Origins ("https://accord.example.com") requests may be signed for; empty: any origin
     # (the path must still be /v1/authorize). Set it so that a request signed for another
     # deployment that knows the same principal keys is refused here.
@@ -72,8 +76,10 @@ class EvaluatorConfig:
         for name in ("issuer", "audience"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise EnclaveConfigError(f"evaluator {name} must be a non-empty string")
-        if self.engine not in ENGINES:
-            raise EnclaveConfigError(f"evaluator engine {self.engine!r} is not one of {list(ENGINES)}")
+        object.__setattr__(self, "engines", tuple(self.engines))
+        for engine in (self.engine, *self.engines):
+            if engine not in ENGINES:
+                raise EnclaveConfigError(f"evaluator engine {engine!r} is not one of {list(ENGINES)}")
         origins = tuple(sorted(set(self.public_origins)))
         for origin in origins:
             parts = urlsplit(origin)
@@ -81,8 +87,12 @@ class EvaluatorConfig:
                 raise EnclaveConfigError(f"public origin {origin!r} is not scheme://host[:port]")
         object.__setattr__(self, "public_origins", origins)
 
+    def engine_of(self, index: int) -> str:
+        """The Rego engine of the evaluator at member index `index` of its group."""
+        return self.engines[index] if self.engines else self.engine
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "public_origins": list(self.public_origins)}
+        return {**asdict(self), "public_origins": list(self.public_origins), "engines": list(self.engines)}
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,9 @@ class EnclaveConfig:
             raise EnclaveConfigError(f"groups is {self.groups!r}; allowed 1..{MAX_GROUPS}")
         if type(self.group_size) is not int or not 2 <= self.group_size <= MAX_GROUP_SIZE:
             raise EnclaveConfigError(f"group size is {self.group_size!r}; allowed 2..{MAX_GROUP_SIZE}")
+        if self.evaluator.engines and len(self.evaluator.engines) != self.group_size:
+            raise EnclaveConfigError(f"{len(self.evaluator.engines)} evaluator engines for groups of "
+                                     f"{self.group_size}: name one per member, or none")  # fmt: skip
 
     @property
     def threshold(self) -> int:
@@ -227,6 +240,7 @@ class EnclaveConfig:
         try:
             evaluator = dict(item["evaluator"])
             evaluator["public_origins"] = tuple(evaluator.get("public_origins", ()))
+            evaluator["engines"] = tuple(evaluator.get("engines", ()))
             config = cls(
                 bundle_key_fingerprints=tuple(item["bundle_key_fingerprints"]), deployment=item["deployment"],
                 platform=Platform(item["platform"]), attestation_root=item["attestation_root"],

@@ -107,6 +107,7 @@ class EvaluatorCore:
         self.group = member.group
         self._keyshare_id = keyshare_id(member.group, member.index)
         self.config: EvaluatorConfig = enclave.config.evaluator
+        self.engine = self.config.engine_of(member.index)
         self._store = store
         self._clock = clock
         self._engine: PolicyEngine | None = None
@@ -159,7 +160,7 @@ class EvaluatorCore:
         loaded: list[DecisionPolicy] = []
 
         def load_engine(verified: VerifiedBundle) -> None:
-            loaded.append(load_decision_policy(verified.modules, verified.data, self.config.engine))
+            loaded.append(load_decision_policy(verified.modules, verified.data, self.engine))
 
         self._store.load(bundle, public_key=public_key, signature=signature, accept=load_engine)
         self._engine, self._principals = loaded[0].engine, loaded[0].principals

@@ -188,6 +188,7 @@ def test_a_cluster_started_with_the_ray_cli_deploys_signs_and_survives_a_host_re
         record_property("bench_tokens_per_s", figures)
         print(f"accord bench --address on it: tokens/s by clients {figures}")
         assert all(tps > 0 for tps in figures.values())
+        assert report["server_cpu_ms_per_token"] > 0 and report["ed25519_sign_us"] > 0
     finally:
         if gateway is not None:
             gateway.stop()
