@@ -285,6 +285,10 @@ class Deployment:
         """The group keys, as a JWKS: all a resource server needs to verify tokens."""
         return self._invoker.call(self.handles.minter, "jwks")
 
+    def groups(self) -> list[dict[str, Any]]:
+        """The signing groups that can sign now: index, kid, commitments the coordinator holds."""
+        return self._invoker.call(self.handles.minter, "groups")
+
     def attestations(self, nonce: bytes | None = None) -> dict[str, bytes]:
         """Each evaluator's fresh attestation document (identity keys bound), by enclave."""
         evaluators = [ev for group in self.handles.groups for ev in group.evaluators]

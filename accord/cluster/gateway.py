@@ -36,11 +36,12 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.cluster.batching import BatchConfig, BatchingAuthorizer
+from accord.cluster.metrics import CONTENT_TYPE, GatewayMetrics, ObservedAuthorizer, groups_ready
 from accord.errors import AccordError
 from accord.protocols import content_digest, minting
 from accord.protocols.auth_errors import (
@@ -52,11 +53,11 @@ from accord.protocols.auth_errors import (
 )
 from accord.protocols.authz_request import parse_authorization_request
 from accord.protocols.http_signatures import DEFAULT_SKEW, HttpRequest
-from accord.protocols.signature_profile import precheck_request
 from accord.protocols.jwk import b64url_decode
 from accord.protocols.jws_profile import json_object
 from accord.protocols.minting import AuthorizationResult, Status
 from accord.protocols.pending import PendingRequestError, UnknownRequest
+from accord.protocols.signature_profile import precheck_request
 
 AUTHORIZE_PATH = "/v1/authorize"
 MAX_BODY = 64 * 1024
@@ -222,7 +223,8 @@ def create_app(deployment: Any, *, public_base_url: str | None = None, batch: Ba
     this server sees the request, which is right when clients reach it directly).
     """
     base = None if public_base_url is None else check_public_base_url(public_base_url)
-    batcher = BatchingAuthorizer(deployment, batch or BatchConfig())
+    metrics = GatewayMetrics(deployment)
+    batcher = BatchingAuthorizer(ObservedAuthorizer(deployment, metrics), batch or BatchConfig())
 
     async def lifespan(app: FastAPI):
         yield
@@ -236,6 +238,14 @@ def create_app(deployment: Any, *, public_base_url: str | None = None, batch: Ba
                     "3-of-3 with FROST. Every request to /v1/authorize is signed per RFC 9421.",
     )  # fmt: skip
     app.state.batcher = batcher
+    app.state.metrics = metrics
+
+    @app.middleware("http")
+    async def count(request: Request, call_next):
+        response = await call_next(request)
+        route = request.scope.get("route")  # the path template: request ids never become labels
+        metrics.http_requests.labels(getattr(route, "path", "other"), str(response.status_code)).inc()
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -256,16 +266,22 @@ def create_app(deployment: Any, *, public_base_url: str | None = None, batch: Ba
     @app.post(AUTHORIZE_PATH, summary="Ask for a decision (and a token)", openapi_extra=_AUTHORIZE_DOC,
               responses=_AUTHORIZE_RESPONSES, response_model=AuthorizeResponse)  # fmt: skip
     async def authorize(request: Request) -> JSONResponse:
+        arrived = time.perf_counter()
         try:
             body = await _read_body(request, max_body)
             lines = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers.raw]
             forwarded = forwarded_request(request.method, target_uri(request), lines, body, now=int(clock()))
         except GatewayError as exc:
+            metrics.decisions.labels(Status.REJECTED.value, exc.code).inc()
+            metrics.latency.observe(time.perf_counter() - arrived)
             return _decision_error(exc)
         try:
             result = await batcher.authorize_async(forwarded)
         except Exception as exc:  # noqa: BLE001 - the deployment failed, not the request
+            metrics.decisions.labels(Status.UNAVAILABLE.value, minting.NOT_READY).inc()
             return _failure(exc, decision=Status.UNAVAILABLE.value)
+        metrics.latency.observe(time.perf_counter() - arrived)
+        metrics.observe_result(result)
         headers = {"Location": f"/v1/requests/{result.request_id}"} if result.status is Status.CONFIRM else {}
         status = http_status(result)
         if status == 503:
@@ -337,6 +353,20 @@ def create_app(deployment: Any, *, public_base_url: str | None = None, batch: Ba
             return _failure(exc)
         encoded = {enclave: base64.b64encode(doc).decode("ascii") for enclave, doc in documents.items()}
         return JSONResponse({"nonce": nonce, "documents": encoded})
+
+    @app.get("/readyz", summary="Readiness: every signing group of the deployment can sign")
+    def readyz() -> JSONResponse:
+        try:
+            problem = groups_ready(deployment)
+        except Exception as exc:  # noqa: BLE001
+            return JSONResponse({"status": "unavailable", "error": f"{type(exc).__name__}: {exc}"}, status_code=503)
+        if problem:
+            return JSONResponse({"status": "unavailable", "error": problem}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", summary="Prometheus metrics (text format)", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @app.get("/healthz", summary="Liveness: the deployment answers and has a group key")
     def healthz() -> JSONResponse:

@@ -39,6 +39,7 @@ EVALUATOR_VARIANTS = {
     "issuer": {"issuer": "other"}, "audience": {"audience": "other"}, "clock_skew": {"clock_skew": 31},
     "signature_skew": {"signature_skew": 29}, "max_token_lifetime": {"max_token_lifetime": 60},
     "approval_max_age": {"approval_max_age": 86400}, "engine": {"engine": "opa"},
+    "engines": {"engines": ("regorus", "opa", "regorus")},
     "public_origins": {"public_origins": ("https://accord.example.com",)},
 }  # fmt: skip
 
