@@ -53,6 +53,7 @@ class PolicyEvaluator:
         self._stages = StageClock()
         self._saved = config.enclave_dir(enclave.enclave_id) / SAVED_BUNDLE
         self.restore_error: str | None = None
+        self._staged: tuple[str, tuple[bytes, bytes | None, bytes]] | None = None  # digest, files
         self._restore()
 
     def _restore(self) -> None:
@@ -93,14 +94,33 @@ class PolicyEvaluator:
         return self.core.attestation(nonce)
 
     def activate(self, bundle: bytes, signature: bytes | None, public_key: bytes) -> dict[str, Any]:
+        """Verify and activate now (bootstrap, or an evaluator that missed a switch)."""
         status = self.core.activate(bundle, signature=signature, public_key=public_key)
-        for name, content in zip(SAVED_FILES, (bundle, signature, public_key)):
+        self._save((bundle, signature, public_key))
+        return {"version": status.version, "digest": status.digest, "expires": status.expires}
+
+    def stage(self, bundle: bytes, signature: bytes | None, public_key: bytes) -> dict[str, Any]:
+        """Verify and load, to activate at the group's next `switch_bundle`."""
+        status = self.core.stage(bundle, signature=signature, public_key=public_key)
+        self._staged = (status.digest, (bundle, signature, public_key))
+        return {"version": status.version, "digest": status.digest, "expires": status.expires}
+
+    def switch_bundle(self, seq: int, digest: str) -> dict[str, Any]:
+        """Batch `seq` of the group: switch to the staged bundle (see EvaluatorCore)."""
+        status = self.core.switch_bundle(seq, digest)
+        if self._staged is not None and self._staged[0] == status.digest:
+            self._save(self._staged[1])
+            self._staged = None
+        return {"version": status.version, "digest": status.digest, "expires": status.expires}
+
+    def _save(self, files: tuple[bytes, bytes | None, bytes]) -> None:
+        """Keep the active bundle's bytes for a restart (untrusted disk: verified again)."""
+        for name, content in zip(SAVED_FILES, files):
             if content is None:
                 (self._saved / name).unlink(missing_ok=True)
             else:
                 write_atomic(self._saved / name, content)
         self.restore_error = None
-        return {"version": status.version, "digest": status.digest, "expires": status.expires}
 
     def pair(self) -> str:
         """Pair with this host's KeyShare: it verifies our attestation, we verify its attested

@@ -209,6 +209,25 @@ class TokenMinter:
         self._note_pending(requests, results)
         return results
 
+    def switch_bundle(self, digest: str) -> dict[int, dict[str, str | None]]:
+        """Switch every signing group to the staged bundle `digest` at one batch of its
+        sequence: numbered and submitted under the group's lock like any batch, so each
+        evaluator applies it at the same point between the same batches. Returns, per
+        group this coordinator runs, each evaluator's error (None: switched). Groups it does
+        not run yet receive no batches: the caller activates their evaluators directly."""
+        out: dict[int, dict[str, str | None]] = {}
+        for group in self._ready():
+            with group.lock:
+                group.seq += 1
+                pending = self._invoker.submit([(ev, "switch_bundle", (group.seq, digest))
+                                                for ev in group.spec.evaluators])  # fmt: skip
+                answers = self._invoker.settle(pending)
+            # One that failed keeps its bundle and its place in the sequence: the caller
+            # activates the bundle on it, and the next batch brings its state up to date.
+            out[group.spec.index] = {name: (f"{type(a).__name__}: {a}" if isinstance(a, BaseException) else None)
+                                     for name, a in zip(group.spec.evaluator_ids, answers)}  # fmt: skip
+        return out
+
     def _refill(self, group: _Group, needed: int) -> None:
         coordinator = group.coordinator
         if coordinator.available() >= needed:

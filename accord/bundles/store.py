@@ -110,33 +110,62 @@ class ActiveBundleStore:
         activated (e.g. to load it into a policy engine); if it raises, so does `load`. On
         any failure the active bundle does not change."""
         with self._lock:
-            mark, mark_digest = self._high_water.read() if self._high_water is not None else (0, None)
-            floor = max(mark, self._active.version if self._active is not None else 0)
-            # After a restart the bundle last recorded may be activated again, exactly as it
-            # was (same digest); any other bundle must have a higher version.
-            reload = self._active is None and mark_digest is not None and floor == mark
-            raw = bundle if isinstance(bundle, RawBundle) else read_tarball(bundle, self._limits)
-            key = public_key if isinstance(public_key, PublicJwk) else load_public_key(public_key)
-            verified = verify_bundle(
-                raw,
-                public_key=key,
-                trust=self.trust,
-                signature=signature,
-                min_version=floor if reload else floor + 1,
-                now=self._clock(),
-            )
-            if verified.version == floor and verified.digest != mark_digest:
-                raise RollbackError(
-                    f"version {floor} was already activated with digest {mark_digest}; this bundle has the same "
-                    f"version but digest {verified.digest}: a new revision needs a higher version"
-                )
+            verified = self._check(bundle, public_key=public_key, signature=signature)
             if accept is not None:
                 accept(verified)
-            # Persist first: a crash between the two leaves the mark ahead (safe side).
-            if self._high_water is not None:
-                self._high_water.write(verified.version, verified.digest)
-            self._active = verified
-            return verified
+            return self._adopt(verified)
+
+    def check(self, bundle: bytes | RawBundle, *, public_key: bytes | PublicJwk,
+              signature: bytes | None = None) -> VerifiedBundle:  # fmt: skip
+        """Every check of `load` (signature, pinned key, expiry, rollback), without
+        activating: a bundle staged now and activated later by `adopt`."""
+        with self._lock:
+            return self._check(bundle, public_key=public_key, signature=signature)
+
+    def adopt(self, verified: VerifiedBundle) -> VerifiedBundle:
+        """Activate a bundle `check` passed, if it is still newer than the mark (the mark
+        may have moved since) or is the active one already (then nothing changes)."""
+        with self._lock:
+            if self._active is not None and self._active.digest == verified.digest:
+                return self._active
+            mark, mark_digest = self._high_water.read() if self._high_water is not None else (0, None)
+            floor = max(mark, self._active.version if self._active is not None else 0)
+            reload = self._active is None and (verified.version, verified.digest) == (mark, mark_digest)
+            if verified.version <= floor and not reload:
+                raise RollbackError(f"version {verified.version} is not newer than version {floor}, activated since "
+                                    "it was staged")  # fmt: skip
+            return self._adopt(verified)
+
+    def _check(self, bundle: bytes | RawBundle, *, public_key: bytes | PublicJwk,
+               signature: bytes | None) -> VerifiedBundle:  # fmt: skip
+        mark, mark_digest = self._high_water.read() if self._high_water is not None else (0, None)
+        floor = max(mark, self._active.version if self._active is not None else 0)
+        # After a restart the bundle last recorded may be activated again, exactly as it
+        # was (same digest); any other bundle must have a higher version.
+        reload = self._active is None and mark_digest is not None and floor == mark
+        raw = bundle if isinstance(bundle, RawBundle) else read_tarball(bundle, self._limits)
+        key = public_key if isinstance(public_key, PublicJwk) else load_public_key(public_key)
+        verified = verify_bundle(
+            raw,
+            public_key=key,
+            trust=self.trust,
+            signature=signature,
+            min_version=floor if reload else floor + 1,
+            now=self._clock(),
+        )
+        if verified.version == floor and verified.digest != mark_digest:
+            raise RollbackError(
+                f"version {floor} was already activated with digest {mark_digest}; this bundle has the same "
+                f"version but digest {verified.digest}: a new revision needs a higher version"
+            )
+        return verified
+
+    def _adopt(self, verified: VerifiedBundle) -> VerifiedBundle:
+        # Persist first: a crash between the two leaves the mark ahead (safe side).
+        if self._high_water is not None:
+            self._high_water.write(verified.version, verified.digest)
+        self._active = verified
+        return verified
 
     def load_from(
         self, sources: BundleSources, fetcher: Fetcher, caps: SizeCaps = SizeCaps()

@@ -29,11 +29,13 @@ from accord.actors.minter import GroupSpec, TokenMinter
 from accord.bundles.keys import fingerprint, load_public_key
 from accord.bundles.sources import BundleSources, Fetcher
 from accord.client.release import Release
+from accord.cluster.activation import Activation, ActivationRefused, activate_at_batch_boundary
 from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group
 from accord.cluster.ray_auth import require_token_auth
 from accord.config.deployment import NAMESPACE, DeploymentConfig
 from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform
 from accord.enclave.platform.errors import EnclaveConfigError
+from accord.errors import AccordError
 from accord.protocols.http_signatures import HttpRequest
 from accord.protocols.minting import AuthorizationResult
 
@@ -304,13 +306,16 @@ class Deployment:
                                  "make it with Release(config, pcrs) from the build's measurements")  # fmt: skip
         return Release.simulated(self.config.enclave, self.config.trusted_root())
 
-    def load_bundle(self, bundle: BundleSources) -> dict[str, Any]:
-        """Fetch, verify and activate a new bundle revision on every evaluator."""
-        verified: VerifiedBytes = self._invoker.call(self.handles.verifier, "fetch", bundle)
-        evaluators = [ev for group in self.handles.groups for ev in group.evaluators]
-        ids = [e for group in self.handles.groups for e in group.evaluator_ids]
-        return activate_bundle(self._invoker, evaluators, ids, verified.bundle, verified.signature, verified.public_key,
-                               verified.digest)  # fmt: skip
+    def load_bundle(self, bundle: BundleSources) -> Activation:
+        """Fetch, verify and activate a new bundle revision on every evaluator of every
+        group, at one batch boundary of each group's sequence (see `cluster.activation`):
+        no request is decided under a mix. On a refusal (rollback, signature, unpinned key,
+        contract) ActivationRefused says which, and the running revision stays."""
+        try:
+            verified: VerifiedBytes = self._invoker.call(self.handles.verifier, "fetch", bundle)
+        except AccordError as exc:
+            raise ActivationRefused(f"bundle refused: {exc}") from exc
+        return activate_at_batch_boundary(self._invoker, self.handles.minter, self.handles.groups, verified)
 
     def status(self) -> dict[str, Any]:
         """Enclaves (PCRs, bundle), signing groups (key id) and KeyShares."""

@@ -51,7 +51,7 @@ from accord.enclave.configuration import EvaluatorConfig, Role, keyshare_id
 from accord.enclave.group_key import AcceptedGroupKey, GroupKeyNotAttested, GroupKeyStatement, accept_statement
 from accord.enclave.group_state import ApprovalsFull, GroupState, GroupStateError
 from accord.enclave.platform.enclave import Enclave
-from accord.enclave.platform.errors import EnclaveConfigError
+from accord.enclave.platform.errors import EnclaveConfigError, EnclaveError
 from accord.enclave.routing import route
 from accord.enclave.signing_link import ShareResult, SignRequest, request_digest
 from accord.enclave.state_log import StateLog
@@ -76,6 +76,11 @@ STATUS_CLAIM = "accord-evaluator-status-v2"
 STATE_MESSAGE = "accord-group-state"
 _SYNC_LABEL = b"accord-group-state-sync-v1"
 MAX_SYNC_CHALLENGES = 8
+
+
+class BundleSwitchError(EnclaveError):
+    """This evaluator cannot switch to the bundle at this batch (not staged, not the next
+    batch, state not durable): it keeps its bundle and its group state does not move."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ class EvaluatorCore:
         self._kid: str | None = None
         self._token_header = b""
         self._pair_nonce: bytes | None = None
+        self._staged: tuple[VerifiedBundle, DecisionPolicy] | None = None
 
     # --- the group key, from this host's KeyShare ---
 
@@ -167,6 +173,44 @@ class EvaluatorCore:
         active = self._store.active
         if self.state.note_bundle(active.version, active.digest) and self._log is not None:
             self._log.append_bundle(active.version, active.digest, self.state)
+        return self.bundle_status()
+
+    def stage(self, bundle: bytes, *, signature: bytes | None, public_key: bytes) -> BundleStatus:
+        """Every check of `activate` (pinned key, rollback, expiry, decision contract on this
+        enclave's engine), without activating: the bundle waits until `switch_bundle`, which
+        the whole group applies at the same batch of its sequence. A later stage replaces it."""
+        verified = self._store.check(bundle, public_key=public_key, signature=signature)
+        self._staged = (verified, load_decision_policy(verified.modules, verified.data, self.engine))
+        return BundleStatus(verified.version, verified.digest, verified.revision.expires.isoformat())
+
+    def switch_bundle(self, seq: int, digest: str) -> BundleStatus:
+        """Batch `seq` of the group's sequence, deciding no request: activate the staged
+        bundle `digest` (or keep it, if it is already active). Every evaluator of the group
+        switches at the same point of the sequence, so each request is decided under the
+        same bundle by all of them. Raises BundleSwitchError, and nothing changes, when
+        this evaluator cannot."""
+        state = self.state
+        if self._broken or not state.expects(seq):
+            raise BundleSwitchError(self._broken or f"batch {seq} is not the next one: this enclave's group state is "
+                                    f"at batch {state.seq}")  # fmt: skip
+        active = self._store.active
+        if active is None or active.digest != digest:
+            if self._staged is None or self._staged[0].digest != digest:
+                raise BundleSwitchError(f"bundle {digest[:16]}... is not staged in this enclave")
+            verified, policy = self._staged
+            self._store.adopt(verified)
+            self._engine, self._principals, self._staged = policy.engine, policy.principals, None
+        state.begin(seq)
+        effects = state.commit()
+        try:
+            if self._log is not None:
+                self._log.append_batch(effects, state)
+            active = self._store.active
+            if state.note_bundle(active.version, active.digest) and self._log is not None:
+                self._log.append_bundle(active.version, active.digest, state)
+        except OSError as exc:
+            self._broken = f"group state not durable ({type(exc).__name__}: {exc}); restart this enclave"
+            raise BundleSwitchError(self._broken) from exc
         return self.bundle_status()
 
     def bundle_status(self) -> BundleStatus | None:

@@ -78,3 +78,43 @@ def test_killed_keyshare_restarts_unseals_and_signing_resumes(ray_deployment, ra
     status = ray.get(victim.status.remote())
     assert status["ready"] and status["epoch"] != epoch and status["kid"] == kid
     assert ray_deployment.jwks()["keys"][0]["kid"] == kid
+
+
+def test_a_revision_activated_under_load_causes_no_divergence(ray_deployment, ray_scenario):
+    import base64
+    import json
+    import threading
+
+    from accord.cluster.batching import BatchConfig, BatchingAuthorizer
+
+    def bundle_of(token: str) -> str:
+        claims = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["bundle"]
+
+    batcher = BatchingAuthorizer(ray_deployment, BatchConfig(max_batch=8, max_delay_ms=1, max_in_flight=2))
+    stop, results = threading.Event(), []
+
+    def load(k: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            results.append(batcher.authorize(ray_scenario.bob.signed_request(
+                "signMessage", "ops-wallet", {"message": f"load {k} {n}"}), timeout=60))  # fmt: skip
+
+    before = {e["bundle"]["digest"] for e in ray_deployment.status()["groups"][0]["evaluators"]}
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        activation = ray_deployment.load_bundle(ray_scenario.publish(2))
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        batcher.close()
+    assert len(activation.switched) == 3 and activation.activated_directly == {}
+    assert [r for r in results if r.status is not Status.PERMIT] == []  # no divergence, nothing unavailable
+    seen = {bundle_of(r.token) for r in results}
+    assert seen == before | {activation.digest}  # requests on both sides of the switch

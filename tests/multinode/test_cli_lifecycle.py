@@ -1,6 +1,7 @@
-"""`accord up` / `status` / `down` as an operator runs them: separate processes, a local Ray
-cluster that outlives `up`, and a restart from the same state directory that unseals the
-same group key and re-activates the same bundle."""
+"""`accord up` / `status` / `bundle activate` / `down` as an operator runs them: separate
+processes, a local Ray cluster that outlives `up`, a live update and a refused rollback, and
+a restart from the same state directory that unseals the same group key and re-activates
+the newest bundle."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ def accord(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([*ACCORD, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def test_up_status_down_and_up_again(tmp_path: Path):
-    sources = make_scenario(tmp_path / "published").publish(1)
+def _args(sources) -> list[str]:
+    return ["--bundle", sources.bundle, "--signature", sources.signature, "--pubkey", sources.public_key]
+
+
+def test_up_status_activate_down_and_up_again(tmp_path: Path):
+    scenario = make_scenario(tmp_path / "published")
+    v1, v2 = scenario.publish(1), scenario.publish(2)
     state = str(tmp_path / "state")
     release = str(tmp_path / "published" / "accord-release.json")
-    source_args = ["--bundle", sources.bundle, "--signature", sources.signature, "--pubkey", sources.public_key,
-                   "--release-out", release]  # fmt: skip
+    source_args = [*_args(v1), "--release-out", release]
     try:
         first = accord("up", "--state-dir", state, *source_args)
         assert first.returncode == 0, first.stderr[-2000:]
@@ -43,12 +48,24 @@ def test_up_status_down_and_up_again(tmp_path: Path):
         assert not bundle["expired"] and 0 < bundle["seconds_left"] <= 30 * 86400
         text = accord("status", "--state-dir", state)
         assert "JWKS attested" in text.stdout and "s left)" in text.stdout
+        assert "g0-e0-evaluator (regorus)" in text.stdout
+
+        # A live update, then a rollback that is refused: the running revision stays.
+        activated = accord("bundle", "activate", "--state-dir", state, *_args(v2), "--json")
+        assert activated.returncode == 0, activated.stdout + activated.stderr[-2000:]
+        assert json.loads(activated.stdout)["version"] == 2
+        assert len(json.loads(activated.stdout)["switched"]) == 3
+        rollback = accord("bundle", "activate", "--state-dir", state, *_args(v1))
+        assert rollback.returncode == 1 and "Traceback" not in rollback.stderr
+        assert "Error: nothing activated: bundle refused:" in rollback.stderr and "version" in rollback.stderr
+        report = json.loads(accord("status", "--state-dir", state, "--release", release, "--json").stdout)
+        assert {e["bundle"]["version"] for e in report["groups"][0]["enclaves"]} == {2}
 
         down = accord("down", "--state-dir", state)
         assert down.returncode == 0 and "sealed state kept" in down.stdout
         assert accord("status", "--state-dir", state).returncode != 0
 
-        again = accord("up", "--state-dir", state, *source_args)
+        again = accord("up", "--state-dir", state, *_args(v2), "--release-out", release)
         assert again.returncode == 0, again.stderr[-2000:]
         assert f"kids ['{kid}']" in again.stdout
     finally:
