@@ -9,6 +9,7 @@ only becomes a policy after `verify_bundle` accepts it against the pinned key.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import ssl
 from dataclasses import dataclass
@@ -126,6 +127,32 @@ class Fetcher:
                 return bytes(body)
         except httpx.HTTPError as exc:
             raise SourceError(f"{url}: {type(exc).__name__}: {exc}") from exc
+
+    def validator(self, url: str, previous: str | None = None, max_bytes: int = SizeCaps().bundle) -> str | None:
+        """What tells whether the source at `url` changed since `previous` (a value this
+        returned before): a file's SHA-256; an https source's ETag or
+        Last-Modified, asked with If-None-Match / If-Modified-Since (a 304 keeps
+        `previous`). None when the server gives neither (then every poll fetches)."""
+        check_url(url)
+        parts = urlsplit(url)
+        if parts.scheme == "file":  # the content itself: modification times can be coarse
+            digest = hashlib.sha256(_read_file(Path(unquote(parts.path)), url, max_bytes)).hexdigest()
+            return f"sha256:{digest}"
+        headers = {}
+        if previous is not None and previous.startswith("etag:"):
+            headers["If-None-Match"] = previous[5:]
+        elif previous is not None and previous.startswith("modified:"):
+            headers["If-Modified-Since"] = previous[9:]
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                if response.status_code == 304 and previous is not None:
+                    return previous
+                if response.status_code != 200:
+                    raise SourceError(f"{url}: HTTP {response.status_code} {response.reason_phrase}")
+                etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+        except httpx.HTTPError as exc:
+            raise SourceError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        return f"etag:{etag}" if etag else f"modified:{modified}" if modified else None
 
     def fetch_all(self, sources: BundleSources, caps: SizeCaps = SizeCaps()) -> Fetched:
         """Fetch the three sources (the signature only if configured)."""

@@ -26,10 +26,11 @@ from accord.actors.invoke import DirectInvoker, Invoker, RayInvoker
 from accord.actors.keyshare import KeyShare
 from accord.actors.kms import KmsService
 from accord.actors.minter import GroupSpec, TokenMinter
+from accord.actors.poller import BundlePoller, PolledGroup
 from accord.bundles.keys import fingerprint, load_public_key
 from accord.bundles.sources import BundleSources, Fetcher
 from accord.client.release import Release
-from accord.cluster.activation import Activation, ActivationRefused, activate_at_batch_boundary
+from accord.actors.activation import Activation, ActivationRefused, activate_at_batch_boundary
 from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group
 from accord.cluster.ray_auth import require_token_auth
 from accord.config.deployment import NAMESPACE, DeploymentConfig
@@ -42,6 +43,7 @@ from accord.protocols.minting import AuthorizationResult
 CONFIG_FILE = "deployment.json"
 PRECOMPUTED_NONCES = 1024  # per KeyShare, generated in the background (four coordinator refills)
 MINTER = "minter"
+POLLER = "bundle-poller"
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Handles:
     verifier: Any
     minter: Any
     groups: list[GroupHandles] = field(default_factory=list)
+    poller: Any = None  # the BundlePoller, when the deployment polls its bundle sources
 
 
 class DeploymentNotRunning(BootstrapError):
@@ -148,11 +151,13 @@ class Deployment:
         namespace: str = NAMESPACE,
         ray_options: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
+        poll_interval: float | None = None,
     ) -> Deployment:
         """Start (or restart) a deployment on Ray: an embedded local cluster offering every
         `enclave-*` resource when `address` is None and Ray is not already initialised, else
         the cluster at `address` (its nodes offer the resources). `progress` is told each
-        step as it starts."""
+        step as it starts. With `poll_interval` (seconds), a BundlePoller re-checks the
+        bundle sources that often and activates newer revisions (see `actors.poller`)."""
         import ray
 
         from accord.actors.options import remote
@@ -190,6 +195,11 @@ class Deployment:
         handles = Handles(kms, make(BundleVerifier, "bundle-verifier", config), minter, members)
         deployment = cls(config, handles, invoker)
         deployment._bootstrap(bundle, say)
+        if poll_interval is not None:
+            say(f"polling the bundle sources every {poll_interval:g} s")
+            polled = [PolledGroup(g.evaluators, g.evaluator_ids) for g in members]
+            handles.poller = make(BundlePoller, POLLER, bundle, poll_interval, handles.verifier, minter, polled, invoker)
+            invoker.call(handles.poller, "status")  # constructed (a bad interval fails here)
         return deployment
 
     @classmethod
@@ -263,6 +273,10 @@ class Deployment:
                 [ray.get_actor(config.actor_name("keyshare", s), namespace=namespace) for s in slots],
                 [config.evaluator_id(s) for s in slots],
             ))  # fmt: skip
+        try:
+            handles.poller = ray.get_actor(config.actor_name(POLLER), namespace=namespace)
+        except ValueError:
+            pass  # this deployment does not poll
         return cls(config, handles, invoker)
 
     # --- use ---
@@ -308,7 +322,7 @@ class Deployment:
 
     def load_bundle(self, bundle: BundleSources) -> Activation:
         """Fetch, verify and activate a new bundle revision on every evaluator of every
-        group, at one batch boundary of each group's sequence (see `cluster.activation`):
+        group, at one batch boundary of each group's sequence (see `actors.activation`):
         no request is decided under a mix. On a refusal (rollback, signature, unpinned key,
         contract) ActivationRefused says which, and the running revision stays."""
         try:
@@ -330,7 +344,9 @@ class Deployment:
                 "keyshares": [_status_or_error({k: v for k, v in s.items() if k != "public_key_package"})
                               if isinstance(s, dict) else _status_or_error(s) for s in keyshares],
             })  # fmt: skip
-        return {"state_dir": self.config.state_dir, "groups": groups,
+        polling = None if self.handles.poller is None else _status_or_error(
+            self._invoker.settle(self._invoker.submit([(self.handles.poller, "status", ())]))[0])  # fmt: skip
+        return {"state_dir": self.config.state_dir, "groups": groups, "polling": polling,
                 "minter": self._invoker.call(self.handles.minter, "groups"), "time": int(time.time())}  # fmt: skip
 
     def stats(self) -> dict[str, dict[str, dict[str, float]]]:
@@ -351,7 +367,8 @@ class Deployment:
                 ray.kill(handle, no_restart=True)
 
     def _all_handles(self) -> list[Any]:
-        handles = [h for h in (self.handles.minter, self.handles.verifier, self.handles.kms) if h is not None]
+        handles = [h for h in (self.handles.poller, self.handles.minter, self.handles.verifier, self.handles.kms)
+                   if h is not None]  # fmt: skip
         for group in self.handles.groups:
             handles += group.evaluators + group.keyshares
         return handles

@@ -58,4 +58,4 @@ def describe(deployment: Deployment, release: Release | None = None) -> dict[str
     except AccordError as exc:
         jwks, healthy = f"NOT ATTESTED ({type(exc).__name__}: {exc})", False
     return {"healthy": healthy, "state_dir": status["state_dir"], "deployment": release.config.deployment,
-            "jwks": jwks, "groups": groups, "time": status["time"]}  # fmt: skip
+            "jwks": jwks, "groups": groups, "polling": status.get("polling"), "time": status["time"]}  # fmt: skip

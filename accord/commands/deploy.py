@@ -84,8 +84,11 @@ def engine_list(_ctx, _param, value: str | None) -> tuple[str, ...]:
 @click.option("--engines", callback=engine_list, metavar="E1,E2,E3",
               help="Rego engine of each group member, e.g. regorus,opa,regorus: an engine's bug then shows as a named "
                    "divergent enclave, never as a wrong token (measured). Default: regorus for all.")
+@click.option("--poll-interval", type=click.FloatRange(min=1), metavar="S",
+              help="Re-check the bundle sources every S seconds (file: content hash; https: ETag) and activate "
+                   "newer revisions at a batch boundary; failures keep the running one (see `accord status`).")
 def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, public_urls, release_out, platform,
-       kms_region, kms_key_id, kms_endpoint, engines) -> None:  # fmt: skip
+       kms_region, kms_key_id, kms_endpoint, engines, poll_interval) -> None:  # fmt: skip
     """Start a deployment and return once it is ready; it keeps running after this command."""
     from accord.bundles.sources import BundleSources, as_url
     from accord.cluster.deployment import Deployment
@@ -116,7 +119,7 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
     try:
         deployment = Deployment.start(state_dir=root, bundle=sources, address=address, groups=groups,
                                       pins=list(pins) or None, evaluator=evaluator, platform=Platform(platform),
-                                      kms=kms, progress=step)  # fmt: skip
+                                      kms=kms, progress=step, poll_interval=poll_interval)  # fmt: skip
         written = deployment.release().save(release_out) if platform == "simulated" else None
     except Exception as exc:
         if started is not None:
@@ -166,6 +169,12 @@ def status(address, state_dir, release_file, as_json) -> None:
             click.echo(f"  {enclave['enclave_id']} ({enclave.get('engine')}): attestation {enclave['attestation']}, "
                        f"bundle v{bundle.get('version')} {str(bundle.get('digest'))[:16]}..., {expiry}, "
                        f"PCR0 {str(enclave.get('pcrs', {}).get('0', ''))[:16]}...")  # fmt: skip
+    polling = report.get("polling")
+    if polling:
+        last = polling.get("last") or {}
+        seen = "no attempt yet" if not last else (f"last attempt at {last.get('at')}: {last.get('result')}"
+                                                 + (f" ({last['error']})" if last.get("error") else ""))  # fmt: skip
+        click.echo(f"bundle polling every {polling.get('interval')} s: {seen}")
     if not report["healthy"]:
         sys.exit(1)
 

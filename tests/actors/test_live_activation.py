@@ -11,7 +11,7 @@ import pytest
 
 from accord.bundles.publish import publish
 from accord.bundles.sources import Fetcher
-from accord.cluster.activation import ActivationRefused
+from accord.actors.activation import ActivationRefused
 from accord.enclave.evaluator import BundleSwitchError
 from accord.protocols.jwk import SigningKey
 from accord.protocols.minting import Status

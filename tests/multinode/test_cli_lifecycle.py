@@ -1,17 +1,19 @@
 """`accord up` / `status` / `bundle activate` / `down` as an operator runs them: separate
-processes, a local Ray cluster that outlives `up`, a live update and a refused rollback, and
-a restart from the same state directory that unseals the same group key and re-activates
-the newest bundle."""
+processes, a local Ray cluster that outlives `up`, a live update and a refused rollback, a
+restart from the same state directory that unseals the same group key and re-activates the
+newest bundle, and bundle polling picking up the next revision."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from accord.bundles.publish import library_bundle, publish
 from accord.scenario import make_scenario
 
 pytestmark = pytest.mark.multinode
@@ -65,8 +67,20 @@ def test_up_status_activate_down_and_up_again(tmp_path: Path):
         assert down.returncode == 0 and "sealed state kept" in down.stdout
         assert accord("status", "--state-dir", state).returncode != 0
 
-        again = accord("up", "--state-dir", state, *_args(v2), "--release-out", release)
+        again = accord("up", "--state-dir", state, *_args(v2), "--release-out", release, "--poll-interval", "1")
         assert again.returncode == 0, again.stderr[-2000:]
         assert f"kids ['{kid}']" in again.stdout
+
+        # Polling: a revision published over the same sources becomes active by itself.
+        publish(library_bundle(scenario.data), scenario.admin, tmp_path / "published" / "v2", version=3)
+        deadline = time.monotonic() + 60
+        while True:
+            report = json.loads(accord("status", "--state-dir", state, "--release", release, "--json").stdout)
+            if {e["bundle"]["version"] for e in report["groups"][0]["enclaves"]} == {3}:
+                break
+            assert time.monotonic() < deadline, report.get("polling")
+            time.sleep(1)
+        assert report["polling"]["last_activation"]["version"] == 3
+        assert "bundle polling every 1.0 s: last attempt at" in accord("status", "--state-dir", state).stdout
     finally:
         accord("down", "--state-dir", state)

@@ -25,12 +25,19 @@ from typing import Any
 
 from accord.actors.bundle_verifier import VerifiedBytes
 from accord.actors.invoke import Invoker
-from accord.cluster.bootstrap import BootstrapError
-from accord.errors import problems_by_source
+from accord.errors import AccordError, problems_by_source
 
 
-class ActivationRefused(BootstrapError):
+class ActivationError(AccordError):
+    """A new bundle revision could not be activated everywhere (see the subclasses)."""
+
+
+class ActivationRefused(ActivationError):
     """The bundle was refused (by the verifier or an enclave); nothing was activated."""
+
+
+class ActivationIncomplete(ActivationError):
+    """Some evaluators could neither switch nor be activated directly (named)."""
 
 
 @dataclass
@@ -49,8 +56,9 @@ class Activation:
 
 def activate_at_batch_boundary(invoker: Invoker, minter: Any, groups: Sequence[Any],
                                verified: VerifiedBytes) -> Activation:  # fmt: skip
-    """Stage `verified` on every evaluator of `groups` (GroupHandles), switch each group at
-    a batch boundary through `minter`, repair what did not switch (see the module)."""
+    """Stage `verified` on every evaluator of `groups` (each with `evaluators` and
+    `evaluator_ids`, in group order), switch each group at a batch boundary through
+    `minter`, repair what did not switch (see the module)."""
     evaluators = [(ev, eid) for group in groups for ev, eid in zip(group.evaluators, group.evaluator_ids)]
     files = (verified.bundle, verified.signature, verified.public_key)
     staged = invoker.settle(invoker.submit([(ev, "stage", files) for ev, _ in evaluators]))
@@ -76,5 +84,5 @@ def activate_at_batch_boundary(invoker: Invoker, minter: Any, groups: Sequence[A
                 failed.append((eid, exc))
             outcome.activated_directly[eid] = why
     if failed:
-        raise BootstrapError("\n".join(f"not activated: {line}" for line in problems_by_source(failed)))
+        raise ActivationIncomplete("\n".join(f"not activated: {line}" for line in problems_by_source(failed)))
     return outcome
