@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "authorize": ("authorize", "authorize", "Ask a deployment for a decision over HTTP (signed request)."),
     "approve": ("authorize", "approve", "File your approval of a pending request over HTTP."),
     "token": ("token", "token", "Verify Accord access tokens."),
+    "log": ("log", "log", "Show and verify the evaluators' decision logs."),
 }
 
 

@@ -140,9 +140,29 @@ def seeds() -> dict[str, list[bytes]]:
               canonical_json.dumps({"action": "grantPermission", "resource": "bob", "payload": {"permissions": ["x"]},
                                     "approvals": ["a.b.c"]})]  # fmt: skip
     out["authz_body"] = bodies
+    out["decision_log"] = [_decision_log(client, NOW)]
     out["gateway"] = [format_http(request), format_http(transfer), b"GET https://accord.example/healthz\n\n",
                       b"GET https://accord.example/.well-known/jwks.json\n\n", request.body]  # fmt: skip
     return out
+
+
+def _decision_log(client, now: int) -> bytes:
+    """A log as an evaluator writes it (its open entry's document is not an attestation)."""
+    import tempfile
+
+    from accord.enclave.decision_log import DecisionLog, log_files
+    from accord.protocols.minting import EnclaveVerdict, MintTask, Status
+
+    request = client.signed_request("signMessage", "ops-wallet", {"message": "hi"}, now=now)
+    task = MintTask(request=request, iat=now, exp=now + 300, jti="jti-1", commitments=b"")
+    verdict = EnclaveVerdict("g0-e0-evaluator", Status.FORBID, "d" * 64, principal="alice", request_hash="A" * 43,
+                             reasons=("no rule permits this request",))  # fmt: skip
+    with tempfile.TemporaryDirectory() as directory:
+        log = DecisionLog(Path(directory), "g0-e0-evaluator", sign=lambda data: bytes(64),
+                          attest=lambda nonce: b"not an attestation document")  # fmt: skip
+        log.append_batch(1, [task], [verdict], "kid")
+        log.append_batch(2, [], [], "kid")
+        return log_files(Path(directory))[0].read_bytes()
 
 
 def write() -> None:

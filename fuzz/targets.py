@@ -317,6 +317,20 @@ def rfc9421(data: bytes) -> None:
         raise AssertionError(f"the reference accepts; the profile refuses with {ours!r}")
 
 
+@target("a decision log file (`accord log verify` and `show` read them from the untrusted state directory)")
+def decision_log(data: bytes) -> None:
+    import tempfile
+
+    from accord.enclave.decision_log import compare_group, read_entries, verify_log
+    from accord.enclave.platform.attestation import AttestationPolicy
+
+    with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / "decisions-000001.jsonl").write_bytes(data)
+        report = verify_log(Path(directory), "g0-e0-evaluator", AttestationPolicy(_aws_root(), allow_debug=True))
+        compare_group([report, report])
+        list(read_entries(Path(directory)))
+
+
 # --- JWS / JWT ---
 
 

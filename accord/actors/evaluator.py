@@ -23,6 +23,7 @@ from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import TrustPolicy
 from accord.config.deployment import DeploymentConfig
 from accord.config.topology import EnclaveSlot
+from accord.enclave.decision_log import DecisionLog
 from accord.enclave.evaluator import EvaluatorCore
 from accord.enclave.group_state import GroupState
 from accord.enclave.keyshare import ForeignSignRequest, NotPaired
@@ -33,6 +34,7 @@ from accord.protocols.minting import EnclaveVerdict, MintTask
 
 SAVED_BUNDLE = "active-bundle"
 STATE_DIR = "group-state"
+DECISION_LOGS = "logs"  # <state-dir>/logs/<enclave-id>/: plaintext for operators, chained and signed
 SAVED_FILES = ("bundle.tar.gz", "bundle.sig.json", "admin.pub.jwk")
 
 
@@ -47,7 +49,9 @@ class PolicyEvaluator:
                                                       enclave.enclave_id))  # fmt: skip
         mark = GroupFloorMark(SealedHighWaterMark(store), lambda: self.core.state)
         bundles = ActiveBundleStore(TrustPolicy(frozenset(enclave.config.bundle_key_fingerprints)), high_water=mark)
-        self.core = EvaluatorCore(enclave, bundles, state_log=log)
+        decisions = DecisionLog(config.root / DECISION_LOGS / enclave.enclave_id, enclave.enclave_id,
+                                sign=enclave.identity_sign, attest=enclave.identity_document)  # fmt: skip
+        self.core = EvaluatorCore(enclave, bundles, state_log=log, decision_log=decisions)
         self.core.state_notes[:0] = notes
         self._paired = False
         self._stages = StageClock()

@@ -115,6 +115,19 @@ def measured_config(state_dir: Path, public_key: bytes, *, pins: Sequence[str] |
     return config
 
 
+def recorded_release(state_dir: str | Path) -> Release:
+    """The release a simulated deployment's recorded configuration makes (offline, e.g.
+    for `accord log verify`). It trusts the state directory's records: pass the published
+    release instead where that matters; a Nitro deployment always needs it."""
+    root = Path(state_dir)
+    config = _saved_config(root / CONFIG_FILE)
+    if config is None:
+        raise BootstrapError(f"{root} holds no recorded deployment ({CONFIG_FILE})")
+    if config.platform is Platform.NITRO:
+        raise BootstrapError("a Nitro deployment's release comes from its image build: pass the published release")
+    return Release.simulated(config, DeploymentConfig(str(root), config).trusted_root())
+
+
 def _saved_config(path: Path) -> EnclaveConfig | None:
     if not path.exists():
         return None

@@ -48,6 +48,7 @@ from accord.bundles.principals import PrincipalIndex
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import VerifiedBundle
 from accord.enclave.configuration import EvaluatorConfig, Role, keyshare_id
+from accord.enclave.decision_log import DecisionLog, DecisionLogError
 from accord.enclave.group_key import AcceptedGroupKey, GroupKeyNotAttested, GroupKeyStatement, accept_statement
 from accord.enclave.group_state import ApprovalsFull, GroupState, GroupStateError
 from accord.enclave.platform.enclave import Enclave
@@ -104,7 +105,7 @@ class EvaluatorCore:
     """One enclave's evaluator: active bundle and engine, replay cache, spending history."""
 
     def __init__(self, enclave: Enclave, store: ActiveBundleStore, *, clock: Callable[[], float] = time.time,
-                 state_log: StateLog | None = None) -> None:  # fmt: skip
+                 state_log: StateLog | None = None, decision_log: DecisionLog | None = None) -> None:  # fmt: skip
         member = enclave.config.member(enclave.enclave_id)
         if member.role is not Role.EVALUATOR:
             raise EnclaveConfigError(f"{enclave.enclave_id!r} is configured as a {member.role.value}, not an evaluator")
@@ -118,6 +119,7 @@ class EvaluatorCore:
         self._engine: PolicyEngine | None = None
         self._principals: PrincipalIndex | None = None
         self._log = state_log
+        self._decisions = decision_log
         self.state_notes: list[str] = []
         if state_log is None:
             self.state = GroupState(signature_skew=self.config.signature_skew)
@@ -205,10 +207,12 @@ class EvaluatorCore:
         try:
             if self._log is not None:
                 self._log.append_batch(effects, state)
+            if self._decisions is not None:
+                self._decisions.append_batch(seq, (), (), self._kid)
             active = self._store.active
             if state.note_bundle(active.version, active.digest) and self._log is not None:
                 self._log.append_bundle(active.version, active.digest, state)
-        except OSError as exc:
+        except (OSError, DecisionLogError) as exc:
             self._broken = f"group state not durable ({type(exc).__name__}: {exc}); restart this enclave"
             raise BundleSwitchError(self._broken) from exc
         return self.bundle_status()
@@ -253,14 +257,16 @@ class EvaluatorCore:
         state.begin(seq)
         verdicts = tuple(replace(self._decide(task), state=decided_on) for task in tasks)
         effects = state.commit()
-        if self._log is not None:
-            try:
+        try:
+            if self._log is not None:
                 self._log.append_batch(effects, state)
-            except OSError as exc:
-                # In memory the batch counted, on disk it did not: release nothing, decide no more.
-                self._broken = f"group state not durable ({type(exc).__name__}: {exc}); restart this enclave"
-                return Evaluation(tuple(replace(v, status=Status.REJECTED, code=minting.NOT_READY, message=self._broken,
-                                                signing_input=None) for v in verdicts))  # fmt: skip
+            if self._decisions is not None:
+                self._decisions.append_batch(seq, tasks, verdicts, self._kid)
+        except (OSError, DecisionLogError) as exc:
+            # In memory the batch counted, on disk it did not: release nothing, decide no more.
+            self._broken = f"group state or decision log not durable ({type(exc).__name__}: {exc}); restart this enclave"
+            return Evaluation(tuple(replace(v, status=Status.REJECTED, code=minting.NOT_READY, message=self._broken,
+                                            signing_input=None) for v in verdicts))  # fmt: skip
         pending = tuple(i for i, v in enumerate(verdicts) if v.status is Status.PERMIT)
         if not pending:
             return Evaluation(verdicts)
@@ -468,6 +474,8 @@ class EvaluatorCore:
             return {"adopted": False, "from": exporter.enclave_id, **self.state_position()}
         if self._log is not None:
             self._log.write_snapshot(self.state)
+        if adopted and self._decisions is not None:
+            self._decisions.note_sync(ours.seq, theirs.seq)  # these batches were decided without us
         self._broken = None
         return {"adopted": adopted, "from": exporter.enclave_id, **self.state_position()}
 
