@@ -37,7 +37,8 @@ class SingleKeyAuthority:
         # Same code and measured configuration as evaluator 0, in a state directory of its own.
         enclave = Enclave.open(enclave_id=evaluator_id(0, 0), config=config.enclave, state_dir=config.root / "baseline",
                                simulated_pki=config.simulated_pki)  # fmt: skip
-        store = ActiveBundleStore(TrustPolicy(frozenset(config.enclave.bundle_key_fingerprints)))
+        store = ActiveBundleStore(TrustPolicy(frozenset(config.enclave.bundle_key_fingerprints),
+                                                threshold=config.enclave.bundle_threshold))
         self.core = SingleKeyEvaluator(enclave, store)
         self.core.activate(bundle, signature=signature, public_key=public_key)
         self._key = Ed25519PrivateKey.generate()

@@ -28,7 +28,7 @@ class VerifiedBytes:
 
 class BundleVerifier:
     def __init__(self, config: DeploymentConfig, ca_bundle: str | None = None) -> None:
-        trust = TrustPolicy(frozenset(config.enclave.bundle_key_fingerprints))
+        trust = TrustPolicy(frozenset(config.enclave.bundle_key_fingerprints), threshold=config.enclave.bundle_threshold)
         self._store = ActiveBundleStore(trust, high_water=FileHighWaterMark(config.root / "bundle-high-water.json"))
         self._fetcher = Fetcher(ca_bundle=ca_bundle)
         self._last: VerifiedBytes | None = None

@@ -48,7 +48,8 @@ class PolicyEvaluator:
         log, notes = _retrying(lambda: open_state_log(store, config.enclave_dir(enclave.enclave_id) / STATE_DIR,
                                                       enclave.enclave_id))  # fmt: skip
         mark = GroupFloorMark(SealedHighWaterMark(store), lambda: self.core.state)
-        bundles = ActiveBundleStore(TrustPolicy(frozenset(enclave.config.bundle_key_fingerprints)), high_water=mark)
+        bundles = ActiveBundleStore(TrustPolicy(frozenset(enclave.config.bundle_key_fingerprints),
+                                                threshold=enclave.config.bundle_threshold), high_water=mark)
         decisions = DecisionLog(config.root / DECISION_LOGS / enclave.enclave_id, enclave.enclave_id,
                                 sign=enclave.identity_sign, attest=enclave.identity_document)  # fmt: skip
         self.core = EvaluatorCore(enclave, bundles, state_log=log, decision_log=decisions)

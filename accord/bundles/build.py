@@ -11,10 +11,13 @@ can be hosted apart.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 
 from accord.bundles.contract import load_decision_policy
-from accord.bundles.errors import BundleLayoutError
+from accord.bundles.errors import BundleLayoutError, SignatureFormatError
+from accord.bundles.keys import fingerprint
 from accord.bundles.hashing import HashAlgorithm, file_hash, is_structured, parse_document
 from accord.bundles.layout import RawBundle, read_tarball, write_tarball
 from accord.bundles.manifest import (
@@ -29,6 +32,8 @@ from accord.bundles.signatures import (
     SIGNATURES_PATH,
     FileEntry,
     SignaturesConfig,
+    decode_payload,
+    parse_signatures_config,
     sign_files,
 )
 from accord.bundles.verify import check_strict_layout, load_opa_bundle
@@ -62,12 +67,38 @@ def build_bundle(source: RawBundle, revision: Revision, *, contract: bool = True
     return archive
 
 
-def sign_bundle(raw: RawBundle, key: SigningKey, *, iat: int, scope: str = DEFAULT_SCOPE) -> bytes:
-    """A detached `.signatures.json` for every file of `raw` except an embedded one."""
+def sign_bundle(raw: RawBundle, key: SigningKey, *, iat: int, scope: str = DEFAULT_SCOPE,
+                add_to: bytes | None = None) -> bytes:  # fmt: skip
+    """A detached `.signatures.json` for every file of `raw` except an embedded one. With
+    `add_to` (an existing signatures file of the same bundle), this key's signature is
+    added to the others: a quorum of administrators (`TrustPolicy.threshold`) each adds
+    theirs. A key that signed already is replaced, not counted twice."""
     entries = [
         FileEntry(f.path, file_hash(f.path, f.content, HashAlgorithm.SHA256).hex(), "SHA-256")
         for f in raw.files
         if f.path != SIGNATURES_PATH
     ]
     token = sign_files(entries, key, scope=scope, iat=iat)
-    return SignaturesConfig((token,)).to_bytes()
+    if add_to is None:
+        return SignaturesConfig((token,)).to_bytes()
+    existing = parse_signatures_config(add_to)
+    if existing.plugin:
+        raise SignatureFormatError(f"the signatures file names a verifier plugin ({existing.plugin!r})")
+    others = []
+    for other in existing.signatures or ():
+        payload = decode_payload(_segment(other, 1))
+        if sorted(payload.files, key=lambda f: f.name) != sorted(entries, key=lambda f: f.name):
+            raise SignatureFormatError("the existing signatures sign other files: they are not of this bundle")
+        if payload.keyid != fingerprint(key):
+            others.append(other)
+    return SignaturesConfig((*others, token)).to_bytes()
+
+
+def _segment(token: str, index: int) -> bytes:
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise SignatureFormatError("an existing signature is not a compact JWS")
+    try:
+        return base64.urlsafe_b64decode(parts[index] + "=" * (-len(parts[index]) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise SignatureFormatError(f"an existing signature does not decode: {exc}") from None

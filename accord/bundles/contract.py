@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accord.bundles.engine import DEFAULT_ENGINE, PolicyEngine, engine_class
-from accord.bundles.keys import fingerprint, load_public_key
+from accord.bundles.keys import fingerprint, load_public_keys
 from accord.bundles.layout import read_tarball
 from accord.bundles.policy_errors import ContractError
 from accord.bundles.principals import PrincipalIndex
@@ -56,16 +56,17 @@ def load_decision_policy(modules: Mapping[str, str], data: Mapping[str, Any],
 
 
 def verify_published(sources: BundleSources, pins: Collection[str] = (), *, min_version: int = 1,
-                     scope: str = DEFAULT_SCOPE, engines: Collection[str] = (DEFAULT_ENGINE,)) -> VerifiedBundle:  # fmt: skip
+                     scope: str = DEFAULT_SCOPE, engines: Collection[str] = (DEFAULT_ENGINE,),
+                     threshold: int = 1) -> VerifiedBundle:  # fmt: skip
     """What an enclave checks of a published bundle, done outside one: fetch the three
     sources, verify strictly under the pinned keys (`pins`, else the given key itself), then
     the decision contract on each of `engines`. Raises the specific BundleError or
     ContractError (EngineUnavailableError for an engine that is not installed)."""
     with Fetcher() as fetcher:
         fetched = fetcher.fetch_all(sources)
-    key = load_public_key(fetched.public_key)
-    trust = TrustPolicy(frozenset(pins or (fingerprint(key),)), scope=scope)
-    verified = verify_bundle(read_tarball(fetched.bundle), public_key=key, trust=trust, signature=fetched.signature,
+    keys = load_public_keys(fetched.public_key)
+    trust = TrustPolicy(frozenset(pins or (fingerprint(k) for k in keys)), scope=scope, threshold=threshold)
+    verified = verify_bundle(read_tarball(fetched.bundle), public_key=keys, trust=trust, signature=fetched.signature,
                              min_version=min_version)  # fmt: skip
     for engine in dict.fromkeys(engines):
         load_decision_policy(verified.modules, verified.data, engine)

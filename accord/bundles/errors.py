@@ -76,6 +76,11 @@ class UnpinnedKeyError(SignatureError):
 # --- file listing --------------------------------------------------------------------------
 
 
+class InsufficientSignaturesError(SignatureError):
+    """Fewer distinct pinned administrators signed the bundle validly than the measured
+    threshold requires (the message names who did, and why the other signatures fail)."""
+
+
 class FileListingError(SignatureError):
     """The files present and the files signed do not match one to one."""
 

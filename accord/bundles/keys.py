@@ -80,6 +80,21 @@ def load_public_key(data: bytes | str) -> PublicJwk:
         raise KeyFileError(f"public key: {exc}") from None
 
 
+def load_public_keys(data: bytes | str) -> tuple[PublicJwk, ...]:
+    """The verifying keys of a source: one public JWK, or a JWKS (`{"keys": [...]}`) of the
+    administrators who may sign (k of n, see `TrustPolicy.threshold`)."""
+    item = _parse(data, "public key")
+    if "keys" not in item:
+        return (load_public_key(data),)
+    keys = item["keys"]
+    if not isinstance(keys, list) or not keys or set(item) != {"keys"}:
+        raise KeyFileError("public keys: a JWKS is {\"keys\": [JWK, ...]} with at least one key")
+    try:
+        return tuple(PublicJwk.from_dict(key) for key in keys)
+    except JwkError as exc:
+        raise KeyFileError(f"public keys: {exc}") from None
+
+
 def load_signing_key(data: bytes | str | SecretBytes) -> SigningKey:
     """A signing key from private JWK bytes (as `accord keys generate` writes them)."""
     raw = data.reveal() if isinstance(data, SecretBytes) else data

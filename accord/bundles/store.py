@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from accord.bundles.errors import HighWaterMarkError, RollbackError
-from accord.bundles.keys import load_public_key
+from accord.bundles.keys import load_public_keys
 from accord.bundles.layout import DEFAULT_LIMITS, Limits, RawBundle, read_tarball
 from accord.bundles.sources import BundleSources, Fetcher, SizeCaps
 from accord.bundles.verify import TrustPolicy, VerifiedBundle, verify_bundle
@@ -144,7 +144,7 @@ class ActiveBundleStore:
         # was (same digest); any other bundle must have a higher version.
         reload = self._active is None and mark_digest is not None and floor == mark
         raw = bundle if isinstance(bundle, RawBundle) else read_tarball(bundle, self._limits)
-        key = public_key if isinstance(public_key, PublicJwk) else load_public_key(public_key)
+        key = public_key if isinstance(public_key, PublicJwk) else load_public_keys(public_key)
         verified = verify_bundle(
             raw,
             public_key=key,

@@ -26,10 +26,12 @@ on the archive's order, compression, JSON whitespace, or which key signed.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import posixpath
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -43,9 +45,11 @@ from accord.bundles.errors import (
     ExpiredBundleError,
     FileNotSignedError,
     HashAlgorithmError,
+    InsufficientSignaturesError,
     KeyConfigError,
     ManifestError,
     RollbackError,
+    SignatureError,
     SignatureFormatError,
     SignedFileMissingError,
     UnpinnedKeyError,
@@ -72,6 +76,7 @@ from accord.bundles.signatures import (
     check_hex,
     parse_signatures_config,
     verify_bundle_signature,
+    verify_jwt_signature,
 )
 from accord.protocols import canonical_json
 from accord.protocols.jwk import PublicJwk
@@ -110,7 +115,8 @@ class VerifiedBundle:
     modules: Mapping[str, str]
     data: dict[str, Any]
     files: Mapping[str, bytes]
-    signer_fingerprint: str
+    signer_fingerprint: str  # the first of `signers`
+    signers: tuple[str, ...] = ()  # fingerprints of every pinned administrator who signed validly
 
     @property
     def version(self) -> int:
@@ -123,11 +129,15 @@ class TrustPolicy:
 
     pinned_fingerprints: frozenset[str]
     scope: str = DEFAULT_SCOPE
+    threshold: int = 1  # distinct pinned administrators whose valid signatures a bundle needs
 
     def __post_init__(self) -> None:
         pins = frozenset(normalize_fingerprint(fp) for fp in self.pinned_fingerprints)
         if not pins:
             raise KeyConfigError("the trust policy pins no signing key")
+        if type(self.threshold) is not int or not 1 <= self.threshold <= len(pins):
+            raise KeyConfigError(f"a threshold of {self.threshold!r} signatures cannot be met by {len(pins)} pinned "
+                                 "key(s)")  # fmt: skip
         object.__setattr__(self, "pinned_fingerprints", pins)
 
 
@@ -318,7 +328,7 @@ def _merge(dst: dict[str, Any], src: dict[str, Any], path: str, key: list[str]) 
 def verify_bundle(
     raw: RawBundle,
     *,
-    public_key: PublicJwk,
+    public_key: PublicJwk | Sequence[PublicJwk],
     trust: TrustPolicy,
     signature: bytes | None = None,
     min_version: int = 1,
@@ -327,11 +337,17 @@ def verify_bundle(
     """Verify a bundle for activation (see the module docstring); raise the specific
     `BundleError` subclass on the first failure.
 
-    `signature` is a detached `.signatures.json` (as `accord bundle sign` writes); without it
-    the bundle's embedded one is used. `now` defaults to the current UTC time."""
-    signer = fingerprint(public_key)
-    if signer not in trust.pinned_fingerprints:
-        raise UnpinnedKeyError(f"signing key {signer} is not pinned in the trust policy")
+    `public_key` is the verifying key, or the administrators' keys when the trust policy
+    needs `threshold` of them (k of n): each token of `.signatures.json` is verified under
+    the pinned key its `kid` names, and at least `threshold` distinct pinned keys must have
+    signed the same file list. `signature` is a detached `.signatures.json` (as `accord
+    bundle sign` writes); without it the bundle's embedded one is used. `now` defaults to
+    the current UTC time."""
+    keys = [public_key] if isinstance(public_key, PublicJwk) else list(public_key)
+    offered = {fingerprint(k): k for k in keys}
+    pinned = {fp: k for fp, k in offered.items() if fp in trust.pinned_fingerprints}
+    if not pinned:
+        raise UnpinnedKeyError(f"signing key(s) {', '.join(sorted(offered))} not pinned in the trust policy")
     check_strict_layout(raw)
     detached = _resolve_signature(raw, signature)
     if detached.plugin:
@@ -339,10 +355,10 @@ def verify_bundle(
             f"verifier plugin {detached.plugin!r} refused: Accord verifies with the pinned key only"
         )
     verification = VerificationConfig(
-        keys={signer: KeyConfig(verification_pem(public_key), public_key.jws_alg)},
-        scope=trust.scope,
+        keys={fp: KeyConfig(verification_pem(k), k.jws_alg) for fp, k in pinned.items()}, scope=trust.scope
     )
-    bundle = load_opa_bundle(raw, verification, detached=detached, strong_hashes_only=True)
+    token, signers = _enough_signers(detached, verification, trust.threshold)
+    bundle = load_opa_bundle(raw, verification, detached=SignaturesConfig((token,)), strong_hashes_only=True)
     assert set(bundle.hashed) == set(bundle.files)  # no exclusions: every file was verified
     if MANIFEST_PATH not in bundle.files:
         raise ManifestError("bundle has no .manifest (Accord needs its signed revision)")
@@ -364,8 +380,46 @@ def verify_bundle(
         modules=bundle.modules,
         data=bundle.data,
         files=bundle.files,
-        signer_fingerprint=signer,
+        signer_fingerprint=signers[0],
+        signers=signers,
     )
+
+
+def _enough_signers(config: SignaturesConfig, verification: VerificationConfig,
+                    threshold: int) -> tuple[str, tuple[str, ...]]:  # fmt: skip
+    """A valid token and the distinct pinned signers of `config`'s tokens, all over one
+    file list; at least `threshold` of them. With one token and a threshold of 1 this is
+    OPA's rule (its error, unchanged); otherwise each token's fate is named."""
+    tokens = config.signatures or ()
+    if threshold == 1 and len(tokens) <= 1:
+        verify_bundle_signature(config, verification)
+        return tokens[0], (_kid(tokens[0]),)
+    valid: dict[str, tuple[str, frozenset[FileEntry]]] = {}
+    refused: list[str] = []
+    for index, token in enumerate(tokens, 1):
+        try:
+            payload = verify_jwt_signature(token, verification)
+        except SignatureError as exc:
+            refused.append(f"signature {index}: {exc}")
+            continue
+        valid.setdefault(_kid(token), (token, frozenset(payload.files)))
+    listings = {files for _, files in valid.values()}
+    if len(listings) > 1:
+        raise SignatureFormatError("the signatures sign different file lists: they are not of one bundle")
+    if len(valid) < threshold:
+        signed = ", ".join(sorted(valid)) or "nobody"
+        raise InsufficientSignaturesError(
+            f"the bundle needs valid signatures by {threshold} distinct pinned administrators; signed by "
+            f"{len(valid)}: {signed}" + (f" ({'; '.join(refused)})" if refused else "")
+        )
+    signers = tuple(sorted(valid))
+    return valid[signers[0]][0], signers
+
+
+def _kid(token: str) -> str:
+    """The key id a verified token was checked under (Accord's signer: its fingerprint)."""
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    return str(header.get("kid") or json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==")).get("keyid"))
 
 
 def check_strict_layout(raw: RawBundle) -> None:

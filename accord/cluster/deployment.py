@@ -27,7 +27,7 @@ from accord.actors.keyshare import KeyShare
 from accord.actors.kms import KmsService
 from accord.actors.minter import GroupSpec, TokenMinter
 from accord.actors.poller import BundlePoller, PolledGroup
-from accord.bundles.keys import fingerprint, load_public_key
+from accord.bundles.keys import fingerprint, load_public_keys
 from accord.bundles.sources import BundleSources, Fetcher
 from accord.client.release import Release
 from accord.actors.activation import Activation, ActivationRefused, activate_at_batch_boundary
@@ -73,7 +73,7 @@ def _quiet(_step: str) -> None:
 def measured_config(state_dir: Path, public_key: bytes, *, pins: Sequence[str] | None = None,
                     groups: int | None = None, evaluator: EvaluatorConfig | None = None,
                     allow_debug: bool | None = None, platform: Platform = Platform.SIMULATED,
-                    kms: KmsSettings | None = None) -> EnclaveConfig:  # fmt: skip
+                    kms: KmsSettings | None = None, bundle_threshold: int | None = None) -> EnclaveConfig:  # fmt: skip
     """The operator's enclave configuration (what the enclaves measure, see `EnclaveConfig`):
     pinned admin key fingerprints (given, or derived from the operator's public key), group
     shape, evaluator parameters, platform and KMS, a deployment id and, on simulated
@@ -83,8 +83,8 @@ def measured_config(state_dir: Path, public_key: bytes, *, pins: Sequence[str] |
     state opens only under the same one."""
     saved = state_dir / CONFIG_FILE
     previous = _saved_config(saved)
-    fingerprints = tuple(pins) if pins else (fingerprint(load_public_key(public_key)),)
-    if previous is not None and pins is None and fingerprints[0] in previous.bundle_key_fingerprints:
+    fingerprints = tuple(pins) if pins else tuple(fingerprint(k) for k in load_public_keys(public_key))
+    if previous is not None and pins is None and set(fingerprints) <= set(previous.bundle_key_fingerprints):
         fingerprints = previous.bundle_key_fingerprints
     if platform is Platform.NITRO:
         root = None  # the AWS root, fixed by EnclaveConfig
@@ -102,6 +102,7 @@ def measured_config(state_dir: Path, public_key: bytes, *, pins: Sequence[str] |
             kms=kms or (defaults.kms if previous else KmsSettings()),
             groups=groups or defaults.groups, group_size=defaults.group_size,
             evaluator=evaluator or defaults.evaluator,
+            bundle_threshold=bundle_threshold or defaults.bundle_threshold,
         )  # fmt: skip
     except EnclaveConfigError as exc:
         raise BootstrapError(f"invalid enclave configuration: {exc}") from exc
@@ -165,18 +166,22 @@ class Deployment:
         ray_options: dict[str, Any] | None = None,
         progress: Callable[[str], None] | None = None,
         poll_interval: float | None = None,
+        bundle_threshold: int | None = None,
     ) -> Deployment:
         """Start (or restart) a deployment on Ray: an embedded local cluster offering every
         `enclave-*` resource when `address` is None and Ray is not already initialised, else
         the cluster at `address` (its nodes offer the resources). `progress` is told each
         step as it starts. With `poll_interval` (seconds), a BundlePoller re-checks the
-        bundle sources that often and activates newer revisions (see `actors.poller`)."""
+        bundle sources that often and activates newer revisions (see `actors.poller`).
+        `bundle_threshold` (measured): how many of the pinned administrators must sign a
+        bundle (`bundle.public_key` is then a JWKS of their keys)."""
         import ray
 
         from accord.actors.options import remote
 
         config = cls._config(state_dir, bundle, token_ttl, namespace, pins=pins, groups=groups, evaluator=evaluator,
-                             allow_debug=allow_debug, platform=platform, kms=kms)  # fmt: skip
+                             allow_debug=allow_debug, platform=platform, kms=kms,
+                             bundle_threshold=bundle_threshold)  # fmt: skip
         if not ray.is_initialized():
             if address is None:
                 ray.init(address="local", resources=config.topology.resources(), include_dashboard=False,
@@ -218,10 +223,11 @@ class Deployment:
     @classmethod
     def in_process(cls, *, state_dir: str | Path, bundle: BundleSources, groups: int | None = None,
                    pins: Sequence[str] | None = None, evaluator: EvaluatorConfig | None = None,
-                   token_ttl: int = 300, allow_debug: bool | None = None) -> Deployment:  # fmt: skip
+                   token_ttl: int = 300, allow_debug: bool | None = None,
+                   bundle_threshold: int | None = None) -> Deployment:  # fmt: skip
         """The same services in this process, without Ray (tests, exploration)."""
         config = cls._config(state_dir, bundle, token_ttl, NAMESPACE, pins=pins, groups=groups, evaluator=evaluator,
-                             allow_debug=allow_debug)  # fmt: skip
+                             allow_debug=allow_debug, bundle_threshold=bundle_threshold)  # fmt: skip
         invoker = DirectInvoker()
         kms = KmsService(config)
         key_id = kms.sealing_key()

@@ -67,16 +67,23 @@ def build(directory: Path, output: Path, version: int, expires: str) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Detached signature (.signatures.json content).")
 @click.option("--scope", default=DEFAULT_SCOPE, show_default=True)
-def sign(bundle_file: Path, key_file: Path, output: Path, scope: str) -> None:
+@click.option("--add", "add", is_flag=True,
+              help="Add this key's signature to the signatures file OUTPUT already holds (a quorum of administrators).")
+def sign(bundle_file: Path, key_file: Path, output: Path, scope: str, add: bool) -> None:
     """Sign every file of BUNDLE_FILE; write the signature as a separate file."""
     try:
         key = load_signing_key(key_file.read_bytes())
         raw = read_tarball(bundle_file.read_bytes())
-        signature = sign_bundle(raw, key, iat=int(time.time()), scope=scope)
+        existing = output.read_bytes() if add else None
+        signature = sign_bundle(raw, key, iat=int(time.time()), scope=scope, add_to=existing)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {exc.filename}: {exc.strerror}") from exc
     except BundleError as exc:
         raise click.ClickException(str(exc)) from exc
     output.write_bytes(signature)
-    click.echo(f"{output}: {len(raw.files)} files signed by {fingerprint(key)}")
+    count = len(json.loads(signature)["signatures"])
+    click.echo(f"{output}: {len(raw.files)} files signed by {fingerprint(key)}"
+               + (f" ({count} signatures in the file)" if add else ""))  # fmt: skip
 
 
 @bundle.command("verify")
@@ -87,6 +94,8 @@ def sign(bundle_file: Path, key_file: Path, output: Path, scope: str) -> None:
               help="Accepted key fingerprint (repeatable); default: trust --pubkey as given.")
 @click.option("--min-version", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--scope", default=DEFAULT_SCOPE, show_default=True)
+@click.option("--threshold", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Valid signatures by distinct pinned administrators the bundle needs (--pubkey: a JWKS of them).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(
     bundle_location: str,
@@ -95,6 +104,7 @@ def verify(
     pins: tuple[str, ...],
     min_version: int,
     scope: str,
+    threshold: int,
     as_json: bool,
 ) -> None:
     """Verify a bundle as an enclave would (strict mode, then the decision contract). Exit 0
@@ -107,7 +117,7 @@ def verify(
         )
         if not pins:
             click.echo("warning: no --pin given; trusting the --pubkey key as given", err=True)
-        verified = verify_published(sources, pins, min_version=min_version, scope=scope)
+        verified = verify_published(sources, pins, min_version=min_version, scope=scope, threshold=threshold)
     except (BundleError, ContractError) as exc:
         problems = list(exc.problems)
         if as_json:
@@ -123,6 +133,7 @@ def verify(
         "expires": format_rfc3339(verified.revision.expires),
         "digest": verified.digest,
         "signer": verified.signer_fingerprint,
+        "signers": list(verified.signers),
         "files": sorted(verified.files),
     }
     if as_json:
@@ -131,7 +142,7 @@ def verify(
         click.echo(
             f"valid: version {verified.version}, expires {result['expires']}, "
             f"{len(verified.files)} files, digest {verified.digest}, "
-            f"signer {verified.signer_fingerprint}"
+            f"signer(s) {', '.join(verified.signers)}"
         )
 
 

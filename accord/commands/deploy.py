@@ -35,14 +35,15 @@ def cluster_address(state_dir: StateDir, address: str | None) -> str:
     return cluster.address
 
 
-def check_locally(sources, pins: tuple[str, ...], engines: tuple[str, ...] = ("regorus",)) -> str:
+def check_locally(sources, pins: tuple[str, ...], engines: tuple[str, ...] = ("regorus",), threshold: int = 1) -> str:
     """What the enclaves will check, done here before a cluster starts (sources reachable,
     signature under a pinned key, not expired, decision contract on each engine); a
     one-line summary."""
     from accord.bundles.contract import verify_published
 
-    verified = verify_published(sources, pins, engines=engines)
-    return (f"bundle v{verified.version} verified (signer {verified.signer_fingerprint[:16]}...), policy contract "
+    verified = verify_published(sources, pins, engines=engines, threshold=threshold)
+    signers = ", ".join(f"{fp[:16]}..." for fp in verified.signers)
+    return (f"bundle v{verified.version} verified (signed by {signers}), policy contract "
             f"met on {', '.join(dict.fromkeys(engines))}")  # fmt: skip
 
 
@@ -87,8 +88,11 @@ def engine_list(_ctx, _param, value: str | None) -> tuple[str, ...]:
 @click.option("--poll-interval", type=click.FloatRange(min=1), metavar="S",
               help="Re-check the bundle sources every S seconds (file: content hash; https: ETag) and activate "
                    "newer revisions at a batch boundary; failures keep the running one (see `accord status`).")
+@click.option("--bundle-threshold", type=click.IntRange(min=1), metavar="K",
+              help="Bundles need valid signatures by K distinct pinned administrators (--pubkey: a JWKS of their "
+                   "keys; measured). Default 1.")
 def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, public_urls, release_out, platform,
-       kms_region, kms_key_id, kms_endpoint, engines, poll_interval) -> None:  # fmt: skip
+       kms_region, kms_key_id, kms_endpoint, engines, poll_interval, bundle_threshold) -> None:  # fmt: skip
     """Start a deployment and return once it is ready; it keeps running after this command."""
     from accord.bundles.sources import BundleSources, as_url
     from accord.cluster.deployment import Deployment
@@ -104,7 +108,7 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
     step = _Steps()
     step("checking the bundle here first (sources, signature, pins, expiry, policy contract)")
     try:
-        click.echo(f"  {check_locally(sources, pins, engines or ('regorus',))}")
+        click.echo(f"  {check_locally(sources, pins, engines or ('regorus',), bundle_threshold or 1)}")
     except AccordError as exc:
         if debug_requested():
             raise
@@ -119,7 +123,8 @@ def up(address, state_dir, bundle, signature, pubkey, pins, groups, num_cpus, pu
     try:
         deployment = Deployment.start(state_dir=root, bundle=sources, address=address, groups=groups,
                                       pins=list(pins) or None, evaluator=evaluator, platform=Platform(platform),
-                                      kms=kms, progress=step, poll_interval=poll_interval)  # fmt: skip
+                                      kms=kms, progress=step, poll_interval=poll_interval,
+                                      bundle_threshold=bundle_threshold)  # fmt: skip
         written = deployment.release().save(release_out) if platform == "simulated" else None
     except Exception as exc:
         if started is not None:

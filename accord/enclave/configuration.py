@@ -132,6 +132,7 @@ class EnclaveConfig:
     groups: int = 1
     group_size: int = 3
     evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+    bundle_threshold: int = 1  # valid signatures by distinct pinned administrators a bundle needs
 
     def __post_init__(self) -> None:
         fingerprints = tuple(sorted({fp.lower() for fp in self.bundle_key_fingerprints}))
@@ -141,6 +142,9 @@ class EnclaveConfig:
             if not _FINGERPRINT.fullmatch(fingerprint):
                 raise EnclaveConfigError(f"bundle key fingerprint {fingerprint!r} is not 64 hex digits (SHA-256)")
         object.__setattr__(self, "bundle_key_fingerprints", fingerprints)
+        if type(self.bundle_threshold) is not int or not 1 <= self.bundle_threshold <= len(fingerprints):
+            raise EnclaveConfigError(f"a bundle threshold of {self.bundle_threshold!r} cannot be met by "
+                                     f"{len(fingerprints)} pinned administrator key(s)")  # fmt: skip
         if not isinstance(self.deployment, str) or not _DEPLOYMENT.fullmatch(self.deployment):
             raise EnclaveConfigError(f"deployment id {self.deployment!r} must be 1-64 letters, digits, '.', '_' or '-'")
         platform = Platform(self.platform)
@@ -219,6 +223,7 @@ class EnclaveConfig:
             "threshold": self.threshold,
             "evaluator": self.evaluator.to_dict(),
             "bundle_key_fingerprints": list(self.bundle_key_fingerprints),
+            "bundle_threshold": self.bundle_threshold,
         }
 
     def to_json(self) -> bytes:
@@ -246,6 +251,7 @@ class EnclaveConfig:
                 platform=Platform(item["platform"]), attestation_root=item["attestation_root"],
                 allow_debug=item["allow_debug"], kms=KmsSettings(**item["kms"]), groups=item["groups"],
                 group_size=item["group_size"], evaluator=EvaluatorConfig(**evaluator),
+                bundle_threshold=item["bundle_threshold"],
             )  # fmt: skip
         except (TypeError, ValueError) as exc:
             raise EnclaveConfigError(f"enclave configuration does not parse: {exc}") from exc

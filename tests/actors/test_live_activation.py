@@ -93,3 +93,39 @@ def test_an_evaluator_that_lost_its_stage_is_activated_directly_and_catches_up(f
     for _ in range(2):  # the first batch may find e2 behind (state_behind) and synchronize it
         result = fresh.authorize(scenario.permit_request())
     assert result.status is Status.PERMIT, result
+
+
+def test_a_quorum_of_administrators_is_enforced_inside_the_enclaves(scenario, tmp_path):
+    from accord.bundles.build import sign_bundle
+    from accord.bundles.errors import InsufficientSignaturesError
+    from accord.bundles.keys import fingerprint
+    from accord.bundles.layout import read_tarball
+    from accord.bundles.sources import BundleSources
+    from accord.cluster.deployment import Deployment
+    from accord.protocols.jwk import build_jwks
+
+    admins = (scenario.admin, SigningKey.generate(), SigningKey.generate())
+    keys = tmp_path / "admins.jwks"
+    keys.write_text(json.dumps(build_jwks([k.public for k in admins])))
+
+    def published(version: int, *signers) -> BundleSources:
+        one = scenario.publish(version)
+        archive = Fetcher().fetch_all(one).bundle
+        signatures = None
+        for key in signers:
+            signatures = sign_bundle(read_tarball(archive), key, iat=0, add_to=signatures)
+        path = tmp_path / f"v{version}.sig.json"
+        path.write_bytes(signatures)
+        return BundleSources(bundle=one.bundle, signature=path.as_uri(), public_key=keys.as_uri())
+
+    deployment = Deployment.in_process(state_dir=tmp_path / "state", bundle=published(1, admins[0], admins[2]),
+                                       bundle_threshold=2)  # fmt: skip
+    assert deployment.config.enclave.bundle_threshold == 2
+    assert set(deployment.config.enclave.bundle_key_fingerprints) == {fingerprint(k) for k in admins}
+    lone = published(2, admins[1])
+    with pytest.raises(ActivationRefused, match=f"signed by 1: {fingerprint(admins[1])}"):
+        deployment.load_bundle(lone)
+    fetched = Fetcher().fetch_all(lone)  # past the host-side verifier: the enclave itself refuses
+    with pytest.raises(InsufficientSignaturesError):
+        deployment.handles.groups[0].evaluators[0].stage(fetched.bundle, fetched.signature, fetched.public_key)
+    assert deployment.load_bundle(published(2, admins[1], admins[0])).version == 2

@@ -170,3 +170,21 @@ def test_sign_with_a_public_key_fails(workspace):
     result = run("bundle", "sign", workspace / "b.tar.gz", "--key", workspace / "admin.pub.jwk",
                  "-o", workspace / "x.sig.json")
     assert result.exit_code == 1 and "needs the 'd' member" in result.output
+
+
+def test_a_quorum_signs_with_add_and_verifies_with_a_threshold(workspace):
+    ws = workspace
+    assert run("keys", "generate", "--out", ws / "second.jwk").exit_code == 0
+    keys = [json.loads((ws / name).read_text()) for name in ("admin.pub.jwk", "second.pub.jwk")]
+    (ws / "admins.jwks").write_text(json.dumps({"keys": keys}))
+    pins = ["--pin", fingerprint(ws / "admin.pub.jwk"), "--pin", fingerprint(ws / "second.pub.jwk")]
+    args = ["bundle", "verify", ws / "b.tar.gz", "--signature", ws / "b.sig.json", "--pubkey", ws / "admins.jwks",
+            *pins, "--threshold", "2"]  # fmt: skip
+    short = run(*args)
+    assert short.exit_code == 1 and "InsufficientSignaturesError" in short.output
+    assert f"signed by 1: {fingerprint(ws / 'admin.pub.jwk')}" in short.output
+    added = run("bundle", "sign", ws / "b.tar.gz", "--key", ws / "second.jwk", "-o", ws / "b.sig.json", "--add")
+    assert added.exit_code == 0 and "(2 signatures in the file)" in added.output
+    report = json.loads(run(*args, "--json").stdout)
+    assert report["valid"] and sorted(report["signers"]) == sorted(fingerprint(ws / p) for p in
+                                                                   ("admin.pub.jwk", "second.pub.jwk"))  # fmt: skip

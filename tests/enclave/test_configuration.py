@@ -111,3 +111,13 @@ def test_configuration_round_trips_strictly():
         EnclaveConfig.from_dict({**item, "threshold": 2})
     with pytest.raises(EnclaveConfigError, match="version"):
         EnclaveConfig.from_dict({**item, "version": 1})
+
+
+def test_the_bundle_threshold_is_measured_and_reachable():
+    two = replace(BASE, bundle_key_fingerprints=PINS + ("b2" * 32,))
+    quorum = replace(two, bundle_threshold=2)
+    assert measure(quorum).pcrs()[0] != measure(two).pcrs()[0]
+    assert two.differences(quorum) == ["bundle_threshold"]
+    assert EnclaveConfig.from_dict(quorum.to_dict()) == quorum
+    with pytest.raises(EnclaveConfigError, match="cannot be met by 2 pinned"):
+        replace(two, bundle_threshold=3)
