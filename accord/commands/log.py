@@ -95,3 +95,29 @@ def verify(state_dir, release_file, as_json) -> None:
                 click.echo(f"INVALID: group {group}: {problem}", err=True)
     if not valid:
         sys.exit(1)
+
+
+@log.command("ship")
+@state_dir_option("Where the deployment keeps its state (and its logs).")
+@click.option("--url", required=True, help="The decision-log service (OPA's upload shape: gzip JSON array, POST).")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds between passes.")
+@click.option("--once", is_flag=True, help="One pass (collect and upload), then exit: 1 if the upload failed.")
+def ship(state_dir, url, interval, once) -> None:
+    """Upload new decision-log entries to URL, with backoff on failure and a bounded
+    buffer; it reads the log files, so it never blocks a decision."""
+    import time
+
+    from accord.cluster.log_shipping import LogShipper
+
+    _enclave_dirs(state_dir)  # a clear error when there is nothing to ship
+    shipper = LogShipper(state_dir.path / LOGS, url)
+    while True:
+        collected, delivered = shipper.collect(), shipper.ship()
+        state = shipper.state
+        if collected or delivered or state.last_error:
+            error = f"; last error {state.last_error} (retry in {state.backoff:g} s)" if state.last_error else ""
+            click.echo(f"read {collected}, shipped {delivered} (total {state.shipped}, dropped {state.dropped})"
+                       f"{error}", err=bool(state.last_error))  # fmt: skip
+        if once:
+            sys.exit(1 if state.last_error else 0)
+        time.sleep(interval)
