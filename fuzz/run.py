@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 
 from fuzz.targets import REPO, TARGETS, Hang
 

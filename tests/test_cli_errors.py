@@ -3,7 +3,6 @@ and line or the data path) and never shows a traceback; `--debug` / ACCORD_DEBUG
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
