@@ -28,7 +28,7 @@ from accord.enclave.platform.settings import KmsKind, KmsSettings, Platform
 from accord.enclave.platform.trust import AWS_NITRO_ROOT_G1_SHA256
 from accord.protocols import canonical_json
 
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3  # 3: engines per member, bundle_threshold
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _DEPLOYMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ENGINES = ("regorus", "opa")  # = accord.bundles.engine.ENGINES

@@ -21,8 +21,8 @@ def test_config_is_normalized_and_canonical():
     config = EnclaveConfig(("B2" * 32, "a1" * 32, "a1" * 32))
     assert config.bundle_key_fingerprints == ("a1" * 32, "b2" * 32)
     assert config.to_json().startswith(b'{"allow_debug":false,"attestation_root":null,"bundle_key_fingerprints":["'
-                                       + b"a1" * 32 + b'","' + b"b2" * 32 + b'"],"deployment":"accord",')
-    assert config.to_json().endswith(b'"threshold":3,"version":2}')
+                                       + b"a1" * 32 + b'","' + b"b2" * 32 + b'"],"bundle_threshold":1,"deployment":"accord",')
+    assert config.to_json().endswith(b'"threshold":3,"version":3}')
     assert config.digest() == hashlib.sha384(config.to_json()).digest()
 
 
