@@ -236,10 +236,12 @@ def verify_log(directory: Path, enclave: str, policy: AttestationPolicy) -> LogR
             if identity.enclave_id != enclave or entry.get("enclave") != enclave:
                 return fail(where, f"the open entry is attested by {identity.enclave_id!r}, not {enclave!r}")
             at = entry.get("seq")
-            if type(at) is not int or (seq is not None and at != seq):
-                lost = f"batches {seq + 1}..{at} are missing from this log" if seq is not None and at > seq else \
-                    f"the enclave restarted at batch {at}, the log is at batch {seq}"
-                return fail(where, lost)
+            if type(at) is not int:
+                return fail(where, "the open entry names no batch")
+            if seq is not None and at > seq:
+                return fail(where, f"batches {seq + 1}..{at} are missing from this log")
+            if seq is not None and at < seq:
+                return fail(where, f"the enclave restarted at batch {at}, the log is at batch {seq}")
             key, seq = identity, at
         elif kind in ("decision", "sync"):
             if key is None:
