@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "down": ("deploy", "down", "Stop what `accord up` started (sealed state stays)."),
     "cluster": ("cluster", "cluster", "Join machines to the Ray cluster as enclave hosts (token auth, resources)."),
     "frost": ("frost", "frost", "FROST threshold signatures (RFC 9591) and the DKG."),
-    "keys": ("keys", "keys", "Generate and inspect administrator keys."),
+    "keys": ("keys", "keys", "Generate and inspect administrator keys; refresh the group's shares."),
     "bundle": ("bundle", "bundle", "Build, sign and verify policy bundles."),
     "attest": ("attest", "attest", "Verify and show Nitro attestation documents."),
     "policy": ("policy", "policy", "Test and evaluate Rego policies."),

@@ -118,6 +118,13 @@ class PolicyEvaluator:
             self._staged = None
         return {"version": status.version, "digest": status.digest, "expires": status.expires}
 
+    def switch_shares(self, seq: int) -> str:
+        """Batch `seq` of the group: this host's KeyShare moves to its refreshed share; then
+        pair again (the group binding, with the new verifying shares, changed). The kid."""
+        self.core.switch_shares(seq)
+        self._invoker.call(self._keyshare, "switch_share")
+        return self.pair()
+
     def _save(self, files: tuple[bytes, bytes | None, bytes]) -> None:
         """Keep the active bundle's bytes for a restart (untrusted disk: verified again)."""
         for name, content in zip(SAVED_FILES, files):

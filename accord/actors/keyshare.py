@@ -75,6 +75,7 @@ class KeyShare:
             "epoch": core.epoch,
             "kid": core.kid,
             "public_key_package": core.public.to_bytes() if core.public else None,
+            "refreshed_share_waiting": core.refreshed_share_waiting,
             "unseal_error": self.unseal_error,
         }
 
@@ -97,6 +98,21 @@ class KeyShare:
 
     def dkg_finish(self, incoming: dict[str, bytes]) -> bytes:
         return self.core.dkg_finish(incoming).to_bytes()
+
+    # proactive refresh (see KeyShareCore)
+    def refresh_round1(self, documents: dict[str, bytes], min_signers: int | None = None) -> dict[str, bytes]:
+        self._ready()
+        return self.core.refresh_round1(documents, min_signers)
+
+    def refresh_round2(self, incoming: dict[str, bytes]) -> dict[str, bytes]:
+        return self.core.refresh_round2(incoming)
+
+    def refresh_finish(self, incoming: dict[str, bytes]) -> bytes:
+        return self.core.refresh_finish(incoming).to_bytes()
+
+    def switch_share(self) -> str:
+        self._ready()
+        return self.core.switch_share()
 
     def pair(self, document: bytes, evaluator_challenge: bytes) -> GroupKeyStatement:
         """Pair with this host's evaluator; returns the attested statement of the group key."""

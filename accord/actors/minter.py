@@ -215,15 +215,30 @@ class TokenMinter:
         evaluator applies it at the same point between the same batches. Returns, per
         group this coordinator runs, each evaluator's error (None: switched). Groups it does
         not run yet receive no batches: the caller activates their evaluators directly."""
+        return self._switch("switch_bundle", digest)
+
+    def switch_shares(self) -> dict[int, dict[str, str | None]]:
+        """Move every group this coordinator runs to its KeyShares' refreshed shares at one
+        batch of its sequence (each evaluator tells its KeyShare), then take the group's new
+        public key package (same key, new verifying shares). Errors as `switch_bundle`."""
+        out = self._switch("switch_shares")
+        for group in self._ready():
+            with group.lock:
+                statuses = self._invoker.settle(self._invoker.submit([(ks, "status", ()) for ks in group.spec.keyshares]))
+                packages = {s["public_key_package"] for s in statuses if isinstance(s, dict)}
+                if len(packages) == 1 and None not in packages:
+                    group.coordinator.public = PublicKeyPackage.from_bytes(packages.pop())
+        return out
+
+    def _switch(self, method: str, *args: Any) -> dict[int, dict[str, str | None]]:
         out: dict[int, dict[str, str | None]] = {}
         for group in self._ready():
             with group.lock:
                 group.seq += 1
-                pending = self._invoker.submit([(ev, "switch_bundle", (group.seq, digest))
-                                                for ev in group.spec.evaluators])  # fmt: skip
+                pending = self._invoker.submit([(ev, method, (group.seq, *args)) for ev in group.spec.evaluators])
                 answers = self._invoker.settle(pending)
-            # One that failed keeps its bundle and its place in the sequence: the caller
-            # activates the bundle on it, and the next batch brings its state up to date.
+            # One that failed keeps its place in the sequence: the caller repairs it, and the
+            # next batch brings its state up to date.
             out[group.spec.index] = {name: (f"{type(a).__name__}: {a}" if isinstance(a, BaseException) else None)
                                      for name, a in zip(group.spec.evaluator_ids, answers)}  # fmt: skip
         return out

@@ -38,18 +38,21 @@ def provision_group(invoker: Invoker, keyshares: Sequence[Any]) -> bytes:
     return packages.pop()
 
 
-def run_dkg(invoker: Invoker, keyshares: Sequence[Any], enclave_ids: Sequence[str]) -> bytes:
-    """The DKG over attested channels. Each KeyShare attests with a nonce derived from every
-    participant's fresh challenge, verifies its peers' documents, then the DKG rounds run as
-    sealed and signed envelopes the host only relays."""
+def run_dkg(invoker: Invoker, keyshares: Sequence[Any], enclave_ids: Sequence[str], purpose: str = "dkg") -> bytes:
+    """The DKG (or, with purpose "refresh", a proactive share refresh) over attested
+    channels. Each KeyShare attests with a nonce derived from every participant's fresh
+    challenge, verifies its peers' documents, then the rounds run as sealed and signed
+    envelopes the host only relays. Returns the public key package all derived."""
     members = list(zip(enclave_ids, keyshares))
-    challenges = invoker.gather([(ks, "challenge", ("dkg",)) for ks in keyshares])
-    documents = dict(zip(enclave_ids, invoker.gather([(ks, "identity_document", ("dkg", challenges)) for ks in keyshares])))
-    outgoing = dict(zip(enclave_ids, invoker.gather([(ks, "dkg_round1", (documents, len(keyshares))) for ks in keyshares])))
-    outgoing = dict(zip(enclave_ids, invoker.gather([(ks, "dkg_round2", (_inbox(outgoing, e),)) for e, ks in members])))
-    packages = invoker.gather([(ks, "dkg_finish", (_inbox(outgoing, e),)) for e, ks in members])
+    challenges = invoker.gather([(ks, "challenge", (purpose,)) for ks in keyshares])
+    documents = dict(zip(enclave_ids, invoker.gather([(ks, "identity_document", (purpose, challenges))
+                                                      for ks in keyshares])))  # fmt: skip
+    outgoing = dict(zip(enclave_ids, invoker.gather([(ks, f"{purpose}_round1", (documents, len(keyshares)))
+                                                     for ks in keyshares])))  # fmt: skip
+    outgoing = dict(zip(enclave_ids, invoker.gather([(ks, f"{purpose}_round2", (_inbox(outgoing, e),)) for e, ks in members])))
+    packages = invoker.gather([(ks, f"{purpose}_finish", (_inbox(outgoing, e),)) for e, ks in members])
     if len(set(packages)) != 1:
-        raise BootstrapError("the DKG participants derived different public key packages")
+        raise BootstrapError(f"the {purpose} participants derived different public key packages")
     return packages[0]
 
 

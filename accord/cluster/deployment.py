@@ -31,7 +31,7 @@ from accord.bundles.keys import fingerprint, load_public_keys
 from accord.bundles.sources import BundleSources, Fetcher
 from accord.client.release import Release
 from accord.actors.activation import Activation, ActivationRefused, activate_at_batch_boundary
-from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group
+from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group, run_dkg
 from accord.cluster.ray_auth import require_token_auth
 from accord.config.deployment import NAMESPACE, DeploymentConfig
 from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform
@@ -349,6 +349,33 @@ class Deployment:
         except AccordError as exc:
             raise ActivationRefused(f"bundle refused: {exc}") from exc
         return activate_at_batch_boundary(self._invoker, self.handles.minter, self.handles.groups, verified)
+
+    def refresh_shares(self) -> list[dict[str, Any]]:
+        """Proactive refresh: every group's KeyShares run the refresh over attested channels
+        (new shares of the same group key, sealed beside the old), then each group moves to
+        them at one batch of its sequence, so no signing mixes old and new shares. A share
+        stolen before is useless after. One report per group: kid (unchanged), the evaluators
+        switched in the batch, and those repaired directly (with why)."""
+        reports = []
+        for group in self.handles.groups:
+            statuses = self._invoker.gather([(ks, "status", ()) for ks in group.keyshares])
+            run_dkg(self._invoker, group.keyshares, [s["enclave_id"] for s in statuses], purpose="refresh")
+        switched = self._invoker.call(self.handles.minter, "switch_shares")
+        for index, group in enumerate(self.handles.groups):
+            errors = switched.get(index)
+            repaired = {}
+            for ev, ks, eid in zip(group.evaluators, group.keyshares, group.evaluator_ids):
+                if errors is not None and errors.get(eid) is None:
+                    continue
+                if self._invoker.call(ks, "status")["refreshed_share_waiting"]:
+                    self._invoker.call(ks, "switch_share")
+                self._invoker.call(ev, "pair")
+                repaired[eid] = "its group runs no batches yet" if errors is None else errors[eid]
+            kids = {s["kid"] for s in self._invoker.gather([(ks, "status", ()) for ks in group.keyshares])}
+            reports.append({"group": index, "kid": kids.pop() if len(kids) == 1 else sorted(kids),
+                            "switched": sorted(e for e in group.evaluator_ids if e not in repaired),
+                            "repaired": repaired})  # fmt: skip
+        return reports
 
     def status(self) -> dict[str, Any]:
         """Enclaves (PCRs, bundle), signing groups (key id) and KeyShares."""

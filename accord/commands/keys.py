@@ -1,4 +1,5 @@
-"""`accord keys`: administrator signing keys (Ed25519 or P-256 JWKs)."""
+"""`accord keys`: administrator signing keys (Ed25519 or P-256 JWKs), and `refresh` of the
+signing groups' FROST shares in a running deployment."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import click
 
 from accord.bundles.errors import BundleError
 from accord.bundles.keys import KEY_KINDS, fingerprint, generate_signing_key, public_key_of
+from accord.commands.options import state_dir_option
 from accord.protocols.auth_errors import JwkError
 from accord.protocols.jwk import save_public_key, save_signing_key
 
@@ -21,7 +23,7 @@ def public_key_path(private_path: Path) -> Path:
 
 @click.group("keys")
 def keys() -> None:
-    """Generate and inspect administrator keys."""
+    """Generate and inspect administrator keys; refresh the signing groups' shares."""
 
 
 @keys.command("generate")
@@ -54,3 +56,36 @@ def show_fingerprint(key_file: Path) -> None:
         click.echo(fingerprint(public_key_of(key_file.read_bytes())))
     except BundleError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@keys.command("refresh")
+@click.option("--address", help="Ray cluster address (default: the one `accord up` recorded).")
+@state_dir_option("Where `accord up` recorded the cluster.")
+@click.option("--json", "as_json", is_flag=True, help="Print one report per signing group as JSON.")
+def refresh(address, state_dir, as_json) -> None:
+    """Proactive refresh of every signing group's shares in the running deployment: the same
+    group key (kid and JWKS unchanged), new shares sealed, the old ones void; switched at one
+    batch of each group's sequence, so no request fails."""
+    import json
+
+    from accord.cluster.deployment import Deployment
+    from accord.commands.deploy import cluster_address
+    from accord.commands.failures import as_failure
+
+    where = cluster_address(state_dir, address)
+    try:
+        deployment = Deployment.connect(where)
+    except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
+        raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
+    try:
+        reports = deployment.refresh_shares()
+    except Exception as exc:  # noqa: BLE001 - one line per problem; the shares in use stay
+        raise as_failure(exc, "shares not refreshed") from exc
+    if as_json:
+        click.echo(json.dumps(reports, indent=2, sort_keys=True))
+        return
+    for report in reports:
+        click.echo(f"signing group {report['group']}: shares refreshed, kid {report['kid']} unchanged; "
+                   f"{len(report['switched'])} switched at a batch boundary")  # fmt: skip
+        for enclave, why in sorted(report["repaired"].items()):
+            click.echo(f"  {enclave}: switched directly ({why})")

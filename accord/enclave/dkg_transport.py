@@ -28,7 +28,7 @@ import cbor2
 
 from accord.enclave.platform.channel import SecureChannel
 from accord.enclave.platform.errors import ChannelError, EnclaveError
-from accord.protocols.frost import dkg
+from accord.protocols.frost import dkg, refresh
 from accord.protocols.frost.errors import CulpritError, FrostError
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
@@ -139,6 +139,12 @@ class DkgParticipant:
     def _make_round2(self, received: dict[Identifier, dkg.Round1Package]):
         return dkg.part2(self._secret1, received)
 
+    def _parse_round1(self, payload: bytes):
+        return dkg.Round1Package.from_bytes(payload)
+
+    def _finish(self, state: dkg.Round2SecretPackage, others: dict, shares: dict) -> tuple[KeyPackage, PublicKeyPackage]:
+        return dkg.part3(state, others, shares)
+
     def round1(self) -> dict[str, bytes]:
         """Round 1: our package, signed to every peer (peer id -> envelope)."""
         if self._secret1 is not None:
@@ -157,7 +163,7 @@ class DkgParticipant:
         received = {}
         for peer, payload in payloads.items():
             try:
-                received[self.session.participants[peer]] = dkg.Round1Package.from_bytes(payload)
+                received[self.session.participants[peer]] = self._parse_round1(payload)
             except FrostError as exc:
                 raise DkgCheaterError(peer, f"round-1 package does not parse: {exc}") from exc
         try:
@@ -201,7 +207,7 @@ class DkgParticipant:
         others = {i: p for i, p in self._round1.items() if i != self.identifier}
         state, self._secret2 = self._secret2, None
         try:
-            return dkg.part3(state, others, shares)
+            return self._finish(state, others, shares)
         except FrostError as exc:
             raise self._blame(exc) from exc
 
@@ -210,6 +216,31 @@ class DkgParticipant:
 
     def __reduce__(self):
         raise SecretLeakError("a DKG participant holds secret DKG state and must not be pickled")
+
+
+class RefreshParticipant(DkgParticipant):
+    """One enclave's side of a proactive share refresh (`frost.refresh`): the DKG's message
+    flow and checks, with zero-constant polynomials, ending in new shares of the same group
+    key. Every participant of the old key takes part."""
+
+    def __init__(self, enclave_id: str, session: DkgSession, channels: Mapping[str, SecureChannel],
+                 old_key: KeyPackage, old_public: PublicKeyPackage) -> None:  # fmt: skip
+        super().__init__(enclave_id, session, channels)
+        if old_key.identifier != self.identifier:
+            raise DkgProtocolError(enclave_id, "the share to refresh belongs to another participant")
+        self._old_key, self._old_public = old_key, old_public
+
+    def _make_round1(self):
+        return refresh.part1(self.identifier, self.session.max_signers, self.session.min_signers)
+
+    def _make_round2(self, received):
+        return refresh.part2(self._secret1, received)
+
+    def _parse_round1(self, payload: bytes):
+        return refresh.RefreshPackage.from_bytes(payload)
+
+    def _finish(self, state, others, shares):
+        return refresh.part3(state, others, shares, self._old_key, self._old_public)
 
 
 Relay = Callable[[str, str, str, bytes], bytes]

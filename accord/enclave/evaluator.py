@@ -79,9 +79,9 @@ _SYNC_LABEL = b"accord-group-state-sync-v1"
 MAX_SYNC_CHALLENGES = 8
 
 
-class BundleSwitchError(EnclaveError):
-    """This evaluator cannot switch to the bundle at this batch (not staged, not the next
-    batch, state not durable): it keeps its bundle and its group state does not move."""
+class SwitchError(EnclaveError):
+    """This evaluator cannot apply the group's switch batch (a bundle not staged, not the
+    next batch, state not durable): it keeps its bundle and its group state does not move."""
 
 
 @dataclass(frozen=True)
@@ -189,19 +189,33 @@ class EvaluatorCore:
         """Batch `seq` of the group's sequence, deciding no request: activate the staged
         bundle `digest` (or keep it, if it is already active). Every evaluator of the group
         switches at the same point of the sequence, so each request is decided under the
-        same bundle by all of them. Raises BundleSwitchError, and nothing changes, when
-        this evaluator cannot."""
-        state = self.state
-        if self._broken or not state.expects(seq):
-            raise BundleSwitchError(self._broken or f"batch {seq} is not the next one: this enclave's group state is "
-                                    f"at batch {state.seq}")  # fmt: skip
+        same bundle by all of them. Raises SwitchError, and nothing changes, when this
+        evaluator cannot."""
+        self._expect_switch(seq)
         active = self._store.active
         if active is None or active.digest != digest:
             if self._staged is None or self._staged[0].digest != digest:
-                raise BundleSwitchError(f"bundle {digest[:16]}... is not staged in this enclave")
+                raise SwitchError(f"bundle {digest[:16]}... is not staged in this enclave")
             verified, policy = self._staged
             self._store.adopt(verified)
             self._engine, self._principals, self._staged = policy.engine, policy.principals, None
+        self._switch_batch(seq)
+        return self.bundle_status()
+
+    def switch_shares(self, seq: int) -> None:
+        """Batch `seq` of the group's sequence, deciding no request, at which this host's
+        KeyShare moves to its refreshed share (the actor tells it next): every KeyShare of
+        the group then changes shares between the same two batches."""
+        self._expect_switch(seq)
+        self._switch_batch(seq)
+
+    def _expect_switch(self, seq: int) -> None:
+        if self._broken or not self.state.expects(seq):
+            raise SwitchError(self._broken or f"batch {seq} is not the next one: this enclave's group state is at "
+                              f"batch {self.state.seq}")  # fmt: skip
+
+    def _switch_batch(self, seq: int) -> None:
+        state = self.state
         state.begin(seq)
         effects = state.commit()
         try:
@@ -210,12 +224,11 @@ class EvaluatorCore:
             if self._decisions is not None:
                 self._decisions.append_batch(seq, (), (), self._kid)
             active = self._store.active
-            if state.note_bundle(active.version, active.digest) and self._log is not None:
+            if active is not None and state.note_bundle(active.version, active.digest) and self._log is not None:
                 self._log.append_bundle(active.version, active.digest, state)
         except (OSError, DecisionLogError) as exc:
             self._broken = f"group state not durable ({type(exc).__name__}: {exc}); restart this enclave"
-            raise BundleSwitchError(self._broken) from exc
-        return self.bundle_status()
+            raise SwitchError(self._broken) from exc
 
     def bundle_status(self) -> BundleStatus | None:
         active = self._store.active

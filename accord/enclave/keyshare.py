@@ -20,11 +20,12 @@ import hashlib
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import cbor2
 
 from accord.enclave.configuration import Role, evaluator_id
-from accord.enclave.dkg_transport import DkgParticipant, DkgSession
+from accord.enclave.dkg_transport import DkgParticipant, DkgSession, RefreshParticipant
 from accord.enclave.group_key import GroupBinding, GroupKeyStatement, GroupShapeMismatch, statement_digest
 from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.errors import EnclaveConfigError, EnclaveError
@@ -42,6 +43,7 @@ from accord.protocols.secret import SecretBytes, SecretLeakError
 from accord.protocols.tokens import token_header
 
 SHARE_OBJECT = "frost-keyshare"
+NEXT_SHARE_OBJECT = "frost-keyshare-refreshed"  # a refreshed share, sealed until the group switches to it
 _SEALED_FORMAT = "accord-keyshare-v2"
 MAX_BATCH = 4096
 MAX_POOL = 65536  # unused nonces held at most
@@ -100,6 +102,8 @@ class KeyShareCore:
         self._evaluator: PeerIdentity | None = None
         self._challenges: dict[str, bytes] = {}
         self._dkg: DkgParticipant | None = None
+        self._refresh: RefreshParticipant | None = None
+        self._next: tuple[KeyPackage, GroupBinding] | None = None  # refreshed, not yet signing
 
     # --- the share: sealed state ---
 
@@ -111,8 +115,18 @@ class KeyShareCore:
         return self._store.exists(SHARE_OBJECT)
 
     def unseal(self) -> PublicKeyPackage:
-        """Load the sealed share (KMS + attestation); raises UnsealError or a KMS error."""
-        secret = self._store.unseal(SHARE_OBJECT)
+        """Load the sealed share (KMS + attestation), and a refreshed one still waiting for
+        the group's switch; raises UnsealError or a KMS error."""
+        self._install(*self._open(SHARE_OBJECT))
+        if self._store.exists(NEXT_SHARE_OBJECT):
+            key, binding = self._open(NEXT_SHARE_OBJECT)
+            if binding.public.verifying_key != self.public.verifying_key:
+                raise KeyShareError("the sealed refreshed share is of another group key")
+            self._next = (key, binding)
+        return self.public
+
+    def _open(self, name: str) -> tuple[KeyPackage, GroupBinding]:
+        secret = self._store.unseal(name)
         try:
             fmt, key_bytes, binding_bytes = cbor2.loads(secret.reveal())
         except (ValueError, TypeError) as exc:
@@ -123,29 +137,34 @@ class KeyShareCore:
             raise KeyShareError(f"sealed share has format {fmt!r}, expected {_SEALED_FORMAT!r}")
         binding = GroupBinding.from_bytes(binding_bytes)
         binding.check(self.enclave.config, self.group)
-        self._install(KeyPackage.from_bytes(SecretBytes(key_bytes)), binding)
-        return self.public
+        key = KeyPackage.from_bytes(SecretBytes(key_bytes))
+        self._check(key, binding)
+        return key, binding
 
-    def _install(self, key: KeyPackage, binding: GroupBinding) -> None:
-        public = binding.public
+    def _check(self, key: KeyPackage, binding: GroupBinding) -> None:
         if key.identifier != binding.identifier_of(self.enclave.enclave_id):
             raise GroupShapeMismatch(f"share of participant {key.identifier.value}, but {self.enclave.enclave_id!r} is "
                                      f"participant {binding.identifier_of(self.enclave.enclave_id).value} of its group")  # fmt: skip
-        if public.verifying_shares.get(key.identifier) != key.verifying_share:
+        if binding.public.verifying_shares.get(key.identifier) != key.verifying_share:
             raise KeyShareError("key package and public key package disagree on this participant's verifying share")
+
+    def _install(self, key: KeyPackage, binding: GroupBinding) -> None:
+        self._check(key, binding)
+        public = binding.public
         self._key, self.binding, self.public, self.kid = key, binding, public, binding.kid
         self._token_header = b64url_encode(token_header(self.kid)).encode("ascii")
         self._pool = NoncePool(key.signing_share)
         self._own = ValidatedCommitments()
 
-    def _seal(self) -> None:
-        key_bytes = self._key.to_bytes()
+    def _seal(self, name: str = SHARE_OBJECT, key: KeyPackage | None = None, binding: GroupBinding | None = None) -> None:
+        key, binding = key or self._key, binding or self.binding
+        key_bytes = key.to_bytes()
         try:
-            blob = SecretBytes(cbor2.dumps([_SEALED_FORMAT, key_bytes.reveal(), self.binding.to_bytes()]))
+            blob = SecretBytes(cbor2.dumps([_SEALED_FORMAT, key_bytes.reveal(), binding.to_bytes()]))
         finally:
             key_bytes.wipe()
         try:
-            self._store.seal(SHARE_OBJECT, blob)
+            self._store.seal(name, blob)
         finally:
             blob.wipe()
 
@@ -184,29 +203,37 @@ class KeyShareCore:
         threshold."""
         if self._key is not None:
             raise KeyShareAlreadyProvisioned("this KeyShare already holds a share; refresh it instead of a new DKG")
+        session, channels = self._session("dkg", documents, min_signers)
+        self._dkg = DkgParticipant(self.enclave.enclave_id, session, channels)
+        return self._dkg.round1()
+
+    def _session(self, purpose: str, documents: Mapping[str, bytes],
+                 min_signers: int | None) -> tuple[DkgSession, dict[str, Any]]:  # fmt: skip
+        """The measured group's attested channels for a DKG or a refresh (`purpose`)."""
         config = self.enclave.config
         expected = config.keyshare_ids(self.group)
         if set(documents) != set(expected):
             missing, extra = sorted(set(expected) - set(documents)), sorted(set(documents) - set(expected))
-            raise GroupShapeMismatch(f"DKG participants differ from the measured group {list(expected)}: "
+            raise GroupShapeMismatch(f"{purpose} participants differ from the measured group {list(expected)}: "
                                      f"missing {missing}, extra {extra}")  # fmt: skip
         if min_signers is not None and min_signers != config.threshold:
-            raise GroupShapeMismatch(f"DKG threshold {min_signers} differs from the measured {config.threshold}-of-{len(expected)}")
-        nonce = self._challenges.get("dkg")
+            raise GroupShapeMismatch(f"{purpose} threshold {min_signers} differs from the measured "
+                                     f"{config.threshold}-of-{len(expected)}")  # fmt: skip
+        nonce = self._challenges.get(purpose)
         if nonce is None:
-            raise KeyShareError("dkg_round1 needs identity_document('dkg', ...) first")
+            raise KeyShareError(f"{purpose}_round1 needs identity_document({purpose!r}, ...) first")
         peers = {}
         for enclave_id, document in sorted(documents.items()):
             if enclave_id == self.enclave.enclave_id:
                 continue
-            peer = self._verify_peer("dkg", document)
+            peer = self._verify_peer(purpose, document)
             if peer.enclave_id != enclave_id:
                 raise KeyShareError(f"document offered for {enclave_id!r} attests enclave {peer.enclave_id!r}")
             peers[enclave_id] = peer
-        session = DkgSession.create(sorted(documents), config.threshold, nonce)
-        channels = {e: self.enclave.channel(p, session.session_id) for e, p in peers.items()}
-        self._dkg = DkgParticipant(self.enclave.enclave_id, session, channels)
-        return self._dkg.round1()
+        # The purpose is part of the session: no DKG message opens in a refresh, or back.
+        session = DkgSession.create(sorted(documents), config.threshold,
+                                    nonce if purpose == "dkg" else hashlib.sha256(purpose.encode() + nonce).digest())  # fmt: skip
+        return session, {e: self.enclave.channel(p, session.session_id) for e, p in peers.items()}
 
     def dkg_round2(self, incoming: Mapping[str, bytes]) -> dict[str, bytes]:
         return self._require_dkg().round2(incoming)
@@ -225,6 +252,60 @@ class KeyShareCore:
         if self._dkg is None:
             raise KeyShareError("no DKG is under way in this KeyShare")
         return self._dkg
+
+    # --- proactive refresh: new shares of the same group key ---
+
+    def refresh_round1(self, documents: Mapping[str, bytes], min_signers: int | None = None) -> dict[str, bytes]:
+        """Start a refresh of this share with the whole measured group (attested as for the
+        DKG, purpose 'refresh'). The share in use does not change until `switch_share`."""
+        if self._key is None:
+            raise KeyShareNotReady("this KeyShare holds no share to refresh")
+        session, channels = self._session("refresh", documents, min_signers)
+        self._refresh = RefreshParticipant(self.enclave.enclave_id, session, channels, self._key, self.public)
+        return self._refresh.round1()
+
+    def refresh_round2(self, incoming: Mapping[str, bytes]) -> dict[str, bytes]:
+        return self._require_refresh().round2(incoming)
+
+    def refresh_finish(self, incoming: Mapping[str, bytes]) -> PublicKeyPackage:
+        """Check the refresh, seal the new share beside the one in use, and return the new
+        public key package (same group key, new verifying shares)."""
+        participant = self._require_refresh()
+        self._refresh = None
+        key, public = participant.finish(incoming)
+        self._challenges.pop("refresh", None)
+        if public.verifying_key != self.public.verifying_key:
+            raise KeyShareError("the refresh would change the group key")
+        binding = GroupBinding.for_config(self.enclave.config, self.group, public)
+        self._check(key, binding)
+        self._seal(NEXT_SHARE_OBJECT, key, binding)
+        self._next = (key, binding)
+        return public
+
+    def switch_share(self) -> str:
+        """Sign with the refreshed share from now on (the old share's sealed file is
+        overwritten). This host's evaluator calls it at the group's switch batch, so the three
+        KeyShares change shares between the same two batches; nonces held stay usable (a
+        nonce does not depend on the share). After a crash it can be called again. Returns the kid."""
+        if self._next is None:
+            raise KeyShareError("no refreshed share is waiting here (run the refresh first)")
+        key, binding = self._next
+        with self._lock:  # the background precompute reads the share too
+            self._key, self.binding, self.public = key, binding, binding.public
+            self._pool.rekey(key.signing_share)
+        self._seal()
+        self._store.remove(NEXT_SHARE_OBJECT)
+        self._next = None
+        return self.kid
+
+    @property
+    def refreshed_share_waiting(self) -> bool:
+        return self._next is not None
+
+    def _require_refresh(self) -> RefreshParticipant:
+        if self._refresh is None:
+            raise KeyShareError("no refresh is under way in this KeyShare")
+        return self._refresh
 
     # --- pairing with the evaluator of the same enclave host ---
 

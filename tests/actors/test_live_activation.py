@@ -12,7 +12,7 @@ import pytest
 from accord.bundles.publish import publish
 from accord.bundles.sources import Fetcher
 from accord.actors.activation import ActivationRefused
-from accord.enclave.evaluator import BundleSwitchError
+from accord.enclave.evaluator import SwitchError
 from accord.protocols.jwk import SigningKey
 from accord.protocols.minting import Status
 
@@ -81,7 +81,7 @@ def test_an_evaluator_that_lost_its_stage_is_activated_directly_and_catches_up(f
     errors = fresh.handles.minter.switch_bundle(digest)[0]
     assert errors["g0-e0-evaluator"] is None and errors["g0-e1-evaluator"] is None
     assert "is not staged in this enclave" in errors["g0-e2-evaluator"]
-    with pytest.raises(BundleSwitchError, match="not the next one"):  # a replayed switch batch
+    with pytest.raises(SwitchError, match="not the next one"):  # a replayed switch batch
         evaluators[0].switch_bundle(fresh.handles.minter._groups[0].seq, digest)
     # e2 is now behind the sequence and on v1: the next revision switches e0, e1 and
     # activates e2 directly; the next batch brings e2's state up to date from its peers.

@@ -118,3 +118,35 @@ def test_a_revision_activated_under_load_causes_no_divergence(ray_deployment, ra
     assert [r for r in results if r.status is not Status.PERMIT] == []  # no divergence, nothing unavailable
     seen = {bundle_of(r.token) for r in results}
     assert seen == before | {activation.digest}  # requests on both sides of the switch
+
+
+def test_shares_refreshed_under_load_fail_no_request(ray_deployment, ray_scenario):
+    import threading
+
+    from accord.cluster.batching import BatchConfig, BatchingAuthorizer
+
+    batcher = BatchingAuthorizer(ray_deployment, BatchConfig(max_batch=8, max_delay_ms=1, max_in_flight=2))
+    stop, results, kid = threading.Event(), [], ray_deployment.jwks()["keys"][0]["kid"]
+
+    def load(k: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            results.append(batcher.authorize(ray_scenario.bob.signed_request(
+                "signMessage", "ops-wallet", {"message": f"refresh {k} {n}"}), timeout=60))  # fmt: skip
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        (report,) = ray_deployment.refresh_shares()
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        batcher.close()
+    assert report["kid"] == kid and len(report["switched"]) == 3 and report["repaired"] == {}
+    assert len(results) > 20 and [r for r in results if r.status is not Status.PERMIT] == []
+    assert ray_deployment.jwks()["keys"][0]["kid"] == kid

@@ -63,6 +63,10 @@ def test_up_status_activate_down_and_up_again(tmp_path: Path):
         report = json.loads(accord("status", "--state-dir", state, "--release", release, "--json").stdout)
         assert {e["bundle"]["version"] for e in report["groups"][0]["enclaves"]} == {2}
 
+        refreshed = accord("keys", "refresh", "--state-dir", state)
+        assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr[-2000:]
+        assert f"shares refreshed, kid {kid} unchanged; 3 switched at a batch boundary" in refreshed.stdout
+
         down = accord("down", "--state-dir", state)
         assert down.returncode == 0 and "sealed state kept" in down.stdout
         assert accord("status", "--state-dir", state).returncode != 0

@@ -144,6 +144,10 @@ class SealedStore:
     def exists(self, name: str) -> bool:
         return self.path(name).exists()
 
+    def remove(self, name: str) -> None:
+        """Delete a sealed object (a share that is void)."""
+        self.path(name).unlink(missing_ok=True)
+
     def seal(self, name: str, secret: bytes | SecretBytes) -> Path:
         """Seal `secret` as `name`, replacing any previous object atomically."""
         path = self.path(name)

@@ -145,6 +145,11 @@ class NoncePool(SecretHolder):
         self._unused: dict[SigningCommitments, SigningNonces] = {}
         self._spent: dict[SigningCommitments, None] = {}  # insertion-ordered, bounded
 
+    def rekey(self, signing_share: SigningShare) -> None:
+        """Draw later nonces with `signing_share` (after a refresh); those held stay usable:
+        a nonce does not depend on the share it signs with."""
+        self._signing_share = signing_share
+
     def refill(self, count: int) -> list[SigningCommitments]:
         """Generate `count` new nonces and return their commitments (to publish)."""
         return self.add(commit_batch(self._signing_share, count))
