@@ -76,6 +76,7 @@ class KeyShare:
             "kid": core.kid,
             "public_key_package": core.public.to_bytes() if core.public else None,
             "refreshed_share_waiting": core.refreshed_share_waiting,
+            "retired": [{"kid": r.kid, "jwk": r.jwk, "until": r.until} for r in core.live_retired()],
             "unseal_error": self.unseal_error,
         }
 
@@ -109,6 +110,16 @@ class KeyShare:
 
     def refresh_finish(self, incoming: dict[str, bytes]) -> bytes:
         return self.core.refresh_finish(incoming).to_bytes()
+
+    def rotate_round1(self, documents: dict[str, bytes], min_signers: int | None = None) -> dict[str, bytes]:
+        self._ready()
+        return self.core.rotate_round1(documents, min_signers)
+
+    def rotate_round2(self, incoming: dict[str, bytes]) -> dict[str, bytes]:
+        return self.core.rotate_round2(incoming)
+
+    def rotate_finish(self, incoming: dict[str, bytes]) -> bytes:
+        return self.core.rotate_finish(incoming).to_bytes()
 
     def switch_share(self) -> str:
         self._ready()

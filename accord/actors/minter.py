@@ -57,6 +57,7 @@ class _Group:
     lock: threading.Lock
     seq: int = 0  # the last batch number handed out
     iat: int = 0  # the last iat handed out
+    retired: tuple[tuple[dict[str, Any], int], ...] = ()  # (public JWK, until): rotated-out keys every KeyShare lists
 
 
 class TokenMinter:
@@ -103,7 +104,7 @@ class TokenMinter:
         public = PublicKeyPackage.from_bytes(packages.pop())
         names = {Identifier(i + 1): name for i, name in enumerate(spec.evaluator_ids)}
         coordinator = MintCoordinator(public, names, token_ttl=self._config.token_ttl)
-        group = _Group(spec, statuses[0]["kid"], coordinator, threading.Lock())
+        group = _Group(spec, statuses[0]["kid"], coordinator, threading.Lock(), retired=_common_retired(statuses))
         self._synchronize(group)
         return group
 
@@ -138,8 +139,13 @@ class TokenMinter:
                 continue
 
     def jwks(self) -> dict[str, Any]:
-        """Every group's key (kid = RFC 7638 thumbprint)."""
-        keys = [PublicJwk.from_dict(g.coordinator.public.verifying_key.to_jwk()) for g in self._ready()]
+        """Every group's key (kid = RFC 7638 thumbprint), and keys rotated out whose tokens
+        may still be valid (until then)."""
+        now = time.time()
+        keys = []
+        for g in self._ready():
+            keys.append(PublicJwk.from_dict(g.coordinator.public.verifying_key.to_jwk()))
+            keys += [PublicJwk.from_dict(jwk) for jwk, until in g.retired if until > now]
         return build_jwks(keys)
 
     def groups(self) -> list[dict[str, Any]]:
@@ -226,8 +232,16 @@ class TokenMinter:
             with group.lock:
                 statuses = self._invoker.settle(self._invoker.submit([(ks, "status", ()) for ks in group.spec.keyshares]))
                 packages = {s["public_key_package"] for s in statuses if isinstance(s, dict)}
-                if len(packages) == 1 and None not in packages:
-                    group.coordinator.public = PublicKeyPackage.from_bytes(packages.pop())
+                if len(packages) != 1 or None in packages:
+                    continue  # not every KeyShare switched: the caller repairs, the next build takes it
+                public = PublicKeyPackage.from_bytes(packages.pop())
+                if public.verifying_key != group.coordinator.public.verifying_key:  # rotated: a new key signs
+                    old = group.coordinator
+                    group.coordinator = MintCoordinator(public, old.enclaves, token_ttl=self._config.token_ttl)
+                    group.coordinator.pools = old.pools  # nonces do not depend on the key
+                    group.kid = statuses[0]["kid"]
+                group.coordinator.public = public
+                group.retired = _common_retired(statuses)
         return out
 
     def _switch(self, method: str, *args: Any) -> dict[int, dict[str, str | None]]:
@@ -274,6 +288,16 @@ class TokenMinter:
 
     def add_approval(self, request_id: str, approval: str) -> dict[str, Any]:
         return self.pending.add_approval(request_id, approval).to_dict()
+
+
+def _common_retired(statuses: Sequence[Any]) -> tuple[tuple[dict[str, Any], int], ...]:
+    """The retired keys every KeyShare of a group lists (their statements are what the
+    evaluators attest; one KeyShare's say-so does not put a key in the JWKS)."""
+    import json
+
+    lists = [{(r["jwk"], r["until"]) for r in s.get("retired", ())} if isinstance(s, dict) else set() for s in statuses]
+    common = set.intersection(*lists) if lists else set()
+    return tuple((json.loads(jwk), until) for jwk, until in sorted(common))
 
 
 def _route(request: HttpRequest, groups: int) -> int:

@@ -31,7 +31,7 @@ from accord.enclave.platform.errors import EnclaveConfigError
 from accord.enclave.platform.strict_cbor import loads_exact
 from accord.protocols.jwk import parse_jwks
 
-STATUS_CLAIM = "accord-evaluator-status-v2"  # = accord.enclave.evaluator.STATUS_CLAIM
+STATUS_CLAIM = "accord-evaluator-status-v3"  # = accord.enclave.evaluator.STATUS_CLAIM
 NITRO_PCRS = (0, 1, 2, 3, 4, 8)  # the PCRs Nitro defines (image, kernel, application, IAM role, instance, signing cert)
 
 
@@ -51,6 +51,7 @@ class AttestedEnclave:
     module_id: str
     debug: bool
     pcrs: Mapping[int, str]  # index -> hex
+    retired: tuple[tuple[str, int], ...] = ()  # (kid, until): rotated-out keys whose tokens may be valid
 
 
 @dataclass(frozen=True)
@@ -61,30 +62,35 @@ class VerifiedKeySet:
     enclaves: tuple[AttestedEnclave, ...]
 
 
-def _status(user_data: bytes | None) -> tuple[str, int, str, str, str, str]:
+def _status(user_data: bytes | None) -> tuple[str, int, str, str, str, str, tuple[tuple[str, int], ...]]:
     if user_data is None:
         raise KeySetNotAttested("an attestation document carries no user_data (no evaluator status)")
     fields = loads_exact(user_data, KeySetNotAttested, "attestation user_data")
-    if not isinstance(fields, list) or len(fields) != 7 or fields[0] != STATUS_CLAIM:
+    if not isinstance(fields, list) or len(fields) != 8 or fields[0] != STATUS_CLAIM:
         raise KeySetNotAttested(f"attestation user_data is not a {STATUS_CLAIM!r} claim")
-    _, deployment, group, enclave_id, kid, binding, bundle = fields
+    _, deployment, group, enclave_id, kid, binding, bundle, retired = fields
     if type(group) is not int or not all(isinstance(f, str) for f in (deployment, enclave_id, kid, binding, bundle)):
-        raise KeySetNotAttested("attestation user_data is not [claim, deployment, group, enclave, kid, binding, bundle]")
-    return deployment, group, enclave_id, kid, binding, bundle
+        raise KeySetNotAttested("attestation user_data is not [claim, deployment, group, enclave, kid, binding, bundle, "
+                                "retired]")  # fmt: skip
+    if not isinstance(retired, list) or not all(
+            isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) and type(r[1]) is int for r in retired):  # fmt: skip
+        raise KeySetNotAttested("attestation user_data's retired keys are not [[kid, until], ...]")
+    return deployment, group, enclave_id, kid, binding, bundle, tuple((r[0], r[1]) for r in retired)
 
 
 def verify_key_set(documents: Mapping[str, bytes], jwks: Mapping[str, Any], release: Release, *, nonce: bytes,
                    at: datetime, expected_bundle: str | None = None) -> VerifiedKeySet:  # fmt: skip
     """Verify `documents` (as served, by enclave) against `release` and accept `jwks` only
-    if it is exactly the set of the release's attested group keys. Raises AttestationError
-    or KeySetNotAttested."""
+    if it holds every attested group key and nothing else but keys the same evaluators
+    attest as rotated out and still valid at `at`. Raises AttestationError or
+    KeySetNotAttested."""
     config = release.config
     policy = release.attestation_policy()
     enclaves: dict[str, AttestedEnclave] = {}
     identities: set[bytes] = set()
     for served_as, data in documents.items():
         document = policy.verify(data, at=at, nonce=nonce)
-        deployment, group, enclave_id, kid, binding, bundle = _status(document.user_data)
+        deployment, group, enclave_id, kid, binding, bundle, retired = _status(document.user_data)
         if deployment != config.deployment:
             raise KeySetNotAttested(f"enclave {enclave_id!r} attests deployment {deployment!r}; the release is "
                                     f"{config.deployment!r}")  # fmt: skip
@@ -103,22 +109,27 @@ def verify_key_set(documents: Mapping[str, bytes], jwks: Mapping[str, Any], rele
         identities.add(document.public_key or b"")
         enclaves[enclave_id] = AttestedEnclave(enclave_id, group, kid, binding, bundle, document.module_id,
                                                document.debug, {i: v.hex() for i, v in sorted(document.pcrs.items())
-                                                                if i in NITRO_PCRS})  # fmt: skip
-    group_kids = {}
+                                                                if i in NITRO_PCRS}, retired)  # fmt: skip
+    group_kids: dict[int, str] = {}
+    retired_kids: set[str] = set()
     for group in range(config.groups):
         members = config.evaluator_ids(group)
         missing = [e for e in members if e not in enclaves]
         if missing:
             raise KeySetNotAttested(f"group {group}: evaluators {missing} did not attest; a key needs all {len(members)}")
-        vouched = {(enclaves[e].kid, enclaves[e].binding) for e in members}
+        vouched = {(enclaves[e].kid, enclaves[e].binding, enclaves[e].retired) for e in members}
         if len(vouched) != 1:
-            raise KeySetNotAttested(f"group {group}: its evaluators attest different keys or bindings: "
+            raise KeySetNotAttested(f"group {group}: its evaluators attest different keys, bindings or retired keys: "
                                     f"{ {e: enclaves[e].kid for e in members} }")  # fmt: skip
-        group_kids[group] = vouched.pop()[0]
+        kid, _, retired = vouched.pop()
+        group_kids[group] = kid
+        retired_kids.update(r for r, until in retired if until > at.timestamp())
     keys = parse_jwks(jwks)
     for kid, key in keys.items():
         if key.thumbprint != kid:
             raise KeySetNotAttested(f"JWKS kid {kid!r} is not the RFC 7638 thumbprint of its key ({key.thumbprint})")
-    if set(keys) != set(group_kids.values()):
-        raise KeySetNotAttested(f"JWKS kids {sorted(keys)} differ from the attested group kids {sorted(group_kids.values())}")
+    current = set(group_kids.values())
+    if not current <= set(keys) or not set(keys) <= current | retired_kids:
+        raise KeySetNotAttested(f"JWKS kids {sorted(keys)} differ from the attested group kids {sorted(current)} "
+                                f"(and keys rotated out, still valid: {sorted(retired_kids)})")  # fmt: skip
     return VerifiedKeySet(dict(jwks), tuple(sorted(enclaves.values(), key=lambda e: e.enclave_id)))

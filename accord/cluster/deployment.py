@@ -356,11 +356,24 @@ class Deployment:
         them at one batch of its sequence, so no signing mixes old and new shares. A share
         stolen before is useless after. One report per group: kid (unchanged), the evaluators
         switched in the batch, and those repaired directly (with why)."""
-        reports = []
+        return self._renew("refresh")
+
+    def rotate_keys(self) -> list[dict[str, Any]]:
+        """Key rotation: every group's KeyShares run a new DKG (attested, purpose 'rotate')
+        while the current key signs; then each group moves to the new key at one batch of
+        its sequence: tokens from then on carry the new kid. The old key stays in the JWKS
+        (attested by the evaluators as retired) until every token it signed has expired.
+        One report per group as `refresh_shares`, with `previous` (the old kid)."""
+        return self._renew("rotate")
+
+    def _renew(self, purpose: str) -> list[dict[str, Any]]:
+        previous = []
         for group in self.handles.groups:
             statuses = self._invoker.gather([(ks, "status", ()) for ks in group.keyshares])
-            run_dkg(self._invoker, group.keyshares, [s["enclave_id"] for s in statuses], purpose="refresh")
+            previous.append(statuses[0]["kid"])
+            run_dkg(self._invoker, group.keyshares, [s["enclave_id"] for s in statuses], purpose=purpose)
         switched = self._invoker.call(self.handles.minter, "switch_shares")
+        reports = []
         for index, group in enumerate(self.handles.groups):
             errors = switched.get(index)
             repaired = {}
@@ -373,6 +386,7 @@ class Deployment:
                 repaired[eid] = "its group runs no batches yet" if errors is None else errors[eid]
             kids = {s["kid"] for s in self._invoker.gather([(ks, "status", ()) for ks in group.keyshares])}
             reports.append({"group": index, "kid": kids.pop() if len(kids) == 1 else sorted(kids),
+                            "previous": previous[index],
                             "switched": sorted(e for e in group.evaluator_ids if e not in repaired),
                             "repaired": repaired})  # fmt: skip
         return reports

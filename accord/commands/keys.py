@@ -1,5 +1,5 @@
-"""`accord keys`: administrator signing keys (Ed25519 or P-256 JWKs), and `refresh` of the
-signing groups' FROST shares in a running deployment."""
+"""`accord keys`: administrator signing keys (Ed25519 or P-256 JWKs), and `refresh` and
+`rotate` of the signing groups' FROST keys in a running deployment."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def public_key_path(private_path: Path) -> Path:
 
 @click.group("keys")
 def keys() -> None:
-    """Generate and inspect administrator keys; refresh the signing groups' shares."""
+    """Generate and inspect administrator keys; refresh or rotate the signing groups' keys."""
 
 
 @keys.command("generate")
@@ -66,6 +66,21 @@ def refresh(address, state_dir, as_json) -> None:
     """Proactive refresh of every signing group's shares in the running deployment: the same
     group key (kid and JWKS unchanged), new shares sealed, the old ones void; switched at one
     batch of each group's sequence, so no request fails."""
+    _renew("refresh", address, state_dir, as_json)
+
+
+@keys.command("rotate")
+@click.option("--address", help="Ray cluster address (default: the one `accord up` recorded).")
+@state_dir_option("Where `accord up` recorded the cluster.")
+@click.option("--json", "as_json", is_flag=True, help="Print one report per signing group as JSON.")
+def rotate(address, state_dir, as_json) -> None:
+    """Rotate every signing group's key in the running deployment: a new DKG among the
+    attested KeyShares, then new tokens under the new kid from one batch boundary on; the
+    old key stays in the JWKS until every token it signed has expired."""
+    _renew("rotate", address, state_dir, as_json)
+
+
+def _renew(purpose: str, address, state_dir, as_json: bool) -> None:
     import json
 
     from accord.cluster.deployment import Deployment
@@ -78,14 +93,15 @@ def refresh(address, state_dir, as_json) -> None:
     except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
         raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
     try:
-        reports = deployment.refresh_shares()
-    except Exception as exc:  # noqa: BLE001 - one line per problem; the shares in use stay
-        raise as_failure(exc, "shares not refreshed") from exc
+        reports = deployment.rotate_keys() if purpose == "rotate" else deployment.refresh_shares()
+    except Exception as exc:  # noqa: BLE001 - one line per problem; the key and shares in use stay
+        raise as_failure(exc, f"keys not {'rotated' if purpose == 'rotate' else 'refreshed'}") from exc
     if as_json:
         click.echo(json.dumps(reports, indent=2, sort_keys=True))
         return
     for report in reports:
-        click.echo(f"signing group {report['group']}: shares refreshed, kid {report['kid']} unchanged; "
-                   f"{len(report['switched'])} switched at a batch boundary")  # fmt: skip
+        done = (f"key rotated, kid {report['previous']} -> {report['kid']}" if purpose == "rotate"
+                else f"shares refreshed, kid {report['kid']} unchanged")  # fmt: skip
+        click.echo(f"signing group {report['group']}: {done}; {len(report['switched'])} switched at a batch boundary")
         for enclave, why in sorted(report["repaired"].items()):
             click.echo(f"  {enclave}: switched directly ({why})")

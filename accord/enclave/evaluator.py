@@ -73,7 +73,7 @@ from accord.protocols.secret import SecretBytes, SecretLeakError
 from accord.protocols.tokens import TokenClaims, signing_input, token_header
 
 AUTHORIZE_PATH = "/v1/authorize"
-STATUS_CLAIM = "accord-evaluator-status-v2"
+STATUS_CLAIM = "accord-evaluator-status-v3"  # v3: with the retired kids
 STATE_MESSAGE = "accord-group-state"
 _SYNC_LABEL = b"accord-group-state-sync-v1"
 MAX_SYNC_CHALLENGES = 8
@@ -239,14 +239,16 @@ class EvaluatorCore:
     def attestation(self, nonce: bytes | None = None) -> bytes:
         """An attestation document for clients: `public_key` is the identity key, `user_data`
         CBOR [STATUS_CLAIM, deployment, group, enclave id, group kid, group binding digest,
-        active bundle digest], so a client that verifies it (root, PCRs, its nonce) learns
-        which group key, bound to which members, and which policy this attested code signs
-        with, and can trust the JWKS entry with that kid once every evaluator of the group
-        says the same."""
+        active bundle digest, [[retired kid, until], ...]], so a client that verifies it
+        (root, PCRs, its nonce) learns which group key, bound to which members, and which
+        policy this attested code signs with, and can trust the JWKS entry with that kid
+        (and those of keys rotated out, until their tokens expire) once every evaluator of
+        the group says the same."""
         status = self.bundle_status()
         binding = self._group_key.binding.digest() if self._group_key else ""
+        retired = [[r.kid, r.until] for r in self._group_key.retired] if self._group_key else []
         fields = [STATUS_CLAIM, self.enclave.config.deployment, self.group, self.enclave.enclave_id, self._kid or "",
-                  binding, status.digest if status else ""]  # fmt: skip
+                  binding, status.digest if status else "", retired]  # fmt: skip
         return self.enclave.attest(nonce=nonce, public_key=self.enclave.identity_public_key(),
                                    user_data=cbor2.dumps(fields))  # fmt: skip
 

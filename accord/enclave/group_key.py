@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 import cbor2
@@ -23,13 +24,14 @@ from accord.enclave.configuration import EnclaveConfig
 from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.errors import EnclaveError
 from accord.enclave.platform.strict_cbor import loads_exact
+from accord.errors import AccordError
 from accord.protocols.frost.errors import FrostError
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.keys import PublicKeyPackage
 from accord.protocols.jwk import PublicJwk
 
 BINDING_LABEL = "accord-group-binding-v1"
-STATEMENT_LABEL = "accord-group-key-statement-v1"
+STATEMENT_LABEL = "accord-group-key-statement-v2"  # v2: with the retired keys
 
 
 class GroupKeyError(EnclaveError):
@@ -122,9 +124,38 @@ class GroupBinding:
         return Identifier(self.keyshares.index(keyshare) + 1)
 
 
-def statement_digest(keyshare_id: str, evaluator_id: str, epoch: str, binding: bytes) -> bytes:
-    """What a KeyShare signs when it tells its evaluator its group key."""
-    return hashlib.sha256(cbor2.dumps([STATEMENT_LABEL, keyshare_id, evaluator_id, epoch, binding])).digest()
+@dataclass(frozen=True)
+class RetiredKey:
+    """A group key that signs no more, whose tokens may still be valid until `until`
+    (unix seconds): resource servers keep it in the JWKS until then."""
+
+    kid: str
+    jwk: str  # the public JWK, canonical JSON
+    until: int
+
+    def encode(self) -> list:
+        return [self.kid, self.jwk, self.until]
+
+    @classmethod
+    def decode(cls, item) -> RetiredKey:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[1], str)
+                and type(item[2]) is int):  # fmt: skip
+            raise GroupKeyNotAttested("a retired key is not [kid, JWK, until]")
+        try:
+            key = PublicJwk.from_dict(json.loads(item[1]))
+        except (ValueError, AccordError) as exc:
+            raise GroupKeyNotAttested(f"a retired key's JWK does not parse: {exc}") from None
+        if key.thumbprint != item[0]:
+            raise GroupKeyNotAttested(f"retired kid {item[0]!r} is not the thumbprint of its key")
+        return cls(item[0], item[1], item[2])
+
+
+def statement_digest(keyshare_id: str, evaluator_id: str, epoch: str, binding: bytes,
+                     retired: tuple[RetiredKey, ...] = ()) -> bytes:  # fmt: skip
+    """What a KeyShare signs when it tells its evaluator its group key (and the retired
+    keys whose tokens may still be valid)."""
+    return hashlib.sha256(cbor2.dumps([STATEMENT_LABEL, keyshare_id, evaluator_id, epoch, binding,
+                                       [r.encode() for r in retired]])).digest()  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -136,6 +167,7 @@ class GroupKeyStatement:
     epoch: str
     binding: bytes  # GroupBinding.to_bytes()
     signature: bytes  # by the attested identity key, over statement_digest(...)
+    retired: tuple[RetiredKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,6 +178,7 @@ class AcceptedGroupKey:
     kid: str
     epoch: str
     keyshare_id: str
+    retired: tuple[RetiredKey, ...] = ()
 
 
 def accept_statement(enclave: Enclave, statement: GroupKeyStatement, *, nonce: bytes, keyshare_id: str,
@@ -162,11 +195,15 @@ def accept_statement(enclave: Enclave, statement: GroupKeyStatement, *, nonce: b
         raise GroupKeyNotAttested(f"statement attested by {peer.enclave_id!r}, this host's KeyShare is {keyshare_id!r}")
     if statement.evaluator_id != enclave.enclave_id:
         raise GroupKeyNotAttested(f"statement is addressed to {statement.evaluator_id!r}, not {enclave.enclave_id!r}")
-    digest = statement_digest(keyshare_id, statement.evaluator_id, statement.epoch, statement.binding)
+    retired = tuple(RetiredKey.decode(r.encode()) if isinstance(r, RetiredKey) else RetiredKey.decode(r)
+                    for r in statement.retired)  # fmt: skip
+    digest = statement_digest(keyshare_id, statement.evaluator_id, statement.epoch, statement.binding, retired)
     try:
         peer.verify(statement.signature, digest)
     except EnclaveError as exc:
         raise GroupKeyNotAttested(f"statement is not signed by {keyshare_id!r}: {exc}") from exc
     binding = GroupBinding.from_bytes(statement.binding)
     binding.check(enclave.config, group)
-    return AcceptedGroupKey(binding, binding.kid, statement.epoch, keyshare_id)
+    if any(r.kid == binding.kid for r in retired):
+        raise GroupKeyNotAttested("the group key in use is also listed as retired")
+    return AcceptedGroupKey(binding, binding.kid, statement.epoch, keyshare_id, retired)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ import cbor2
 
 from accord.enclave.configuration import Role, evaluator_id
 from accord.enclave.dkg_transport import DkgParticipant, DkgSession, RefreshParticipant
-from accord.enclave.group_key import GroupBinding, GroupKeyStatement, GroupShapeMismatch, statement_digest
+from accord.enclave.group_key import GroupBinding, GroupKeyStatement, GroupShapeMismatch, RetiredKey, statement_digest
 from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.errors import EnclaveConfigError, EnclaveError
 from accord.enclave.platform.identity import PeerIdentity
@@ -38,13 +39,14 @@ from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from accord.protocols.frost.round1 import NoncePool, SigningCommitments, SigningNonces, commit_batch
 from accord.protocols.frost.round2 import sign_in_context
 from accord.protocols.frost.signing_package import SigningPackage, ValidatedCommitments
+from accord.protocols import canonical_json
 from accord.protocols.jwk import b64url_encode
 from accord.protocols.secret import SecretBytes, SecretLeakError
 from accord.protocols.tokens import token_header
 
 SHARE_OBJECT = "frost-keyshare"
 NEXT_SHARE_OBJECT = "frost-keyshare-refreshed"  # a refreshed share, sealed until the group switches to it
-_SEALED_FORMAT = "accord-keyshare-v2"
+_SEALED_FORMAT = "accord-keyshare-v3"  # v3: with the retired group keys
 MAX_BATCH = 4096
 MAX_POOL = 65536  # unused nonces held at most
 
@@ -103,7 +105,9 @@ class KeyShareCore:
         self._challenges: dict[str, bytes] = {}
         self._dkg: DkgParticipant | None = None
         self._refresh: RefreshParticipant | None = None
-        self._next: tuple[KeyPackage, GroupBinding] | None = None  # refreshed, not yet signing
+        self._next: tuple[KeyPackage, GroupBinding] | None = None  # refreshed or rotated, not yet signing
+        self.retired: tuple[RetiredKey, ...] = ()  # earlier group keys whose tokens may still be valid
+        self._clock = time.time
 
     # --- the share: sealed state ---
 
@@ -117,18 +121,17 @@ class KeyShareCore:
     def unseal(self) -> PublicKeyPackage:
         """Load the sealed share (KMS + attestation), and a refreshed one still waiting for
         the group's switch; raises UnsealError or a KMS error."""
-        self._install(*self._open(SHARE_OBJECT))
+        key, binding, self.retired = self._open(SHARE_OBJECT)
+        self._install(key, binding)
         if self._store.exists(NEXT_SHARE_OBJECT):
-            key, binding = self._open(NEXT_SHARE_OBJECT)
-            if binding.public.verifying_key != self.public.verifying_key:
-                raise KeyShareError("the sealed refreshed share is of another group key")
+            key, binding, _ = self._open(NEXT_SHARE_OBJECT)
             self._next = (key, binding)
         return self.public
 
-    def _open(self, name: str) -> tuple[KeyPackage, GroupBinding]:
+    def _open(self, name: str) -> tuple[KeyPackage, GroupBinding, tuple[RetiredKey, ...]]:
         secret = self._store.unseal(name)
         try:
-            fmt, key_bytes, binding_bytes = cbor2.loads(secret.reveal())
+            fmt, key_bytes, binding_bytes, retired = cbor2.loads(secret.reveal())
         except (ValueError, TypeError) as exc:
             raise KeyShareError(f"sealed share does not decode: {exc}") from None
         finally:
@@ -139,7 +142,9 @@ class KeyShareCore:
         binding.check(self.enclave.config, self.group)
         key = KeyPackage.from_bytes(SecretBytes(key_bytes))
         self._check(key, binding)
-        return key, binding
+        if not isinstance(retired, list):
+            raise KeyShareError("sealed share's retired keys are not a list")
+        return key, binding, tuple(RetiredKey.decode(r) for r in retired)
 
     def _check(self, key: KeyPackage, binding: GroupBinding) -> None:
         if key.identifier != binding.identifier_of(self.enclave.enclave_id):
@@ -158,9 +163,10 @@ class KeyShareCore:
 
     def _seal(self, name: str = SHARE_OBJECT, key: KeyPackage | None = None, binding: GroupBinding | None = None) -> None:
         key, binding = key or self._key, binding or self.binding
+        retired = [r.encode() for r in self.retired] if name == SHARE_OBJECT else []
         key_bytes = key.to_bytes()
         try:
-            blob = SecretBytes(cbor2.dumps([_SEALED_FORMAT, key_bytes.reveal(), binding.to_bytes()]))
+            blob = SecretBytes(cbor2.dumps([_SEALED_FORMAT, key_bytes.reveal(), binding.to_bytes(), retired]))
         finally:
             key_bytes.wipe()
         try:
@@ -267,6 +273,34 @@ class KeyShareCore:
     def refresh_round2(self, incoming: Mapping[str, bytes]) -> dict[str, bytes]:
         return self._require_refresh().round2(incoming)
 
+    # --- rotation: a new group key from a new DKG, while the current one still signs ---
+
+    def rotate_round1(self, documents: Mapping[str, bytes], min_signers: int | None = None) -> dict[str, bytes]:
+        """Start a DKG for the group's next key (attested as for the first DKG, purpose
+        'rotate'). The key in use keeps signing until `switch_share`."""
+        if self._key is None:
+            raise KeyShareNotReady("this KeyShare holds no key to rotate")
+        session, channels = self._session("rotate", documents, min_signers)
+        self._dkg = DkgParticipant(self.enclave.enclave_id, session, channels)
+        return self._dkg.round1()
+
+    def rotate_round2(self, incoming: Mapping[str, bytes]) -> dict[str, bytes]:
+        return self._require_dkg().round2(incoming)
+
+    def rotate_finish(self, incoming: Mapping[str, bytes]) -> PublicKeyPackage:
+        """Finish the DKG of the next key; seal its share beside the one in use."""
+        participant = self._require_dkg()
+        self._dkg = None
+        key, public = participant.finish(incoming)
+        self._challenges.pop("rotate", None)
+        if public.verifying_key == self.public.verifying_key:
+            raise KeyShareError("the rotation produced the same group key")
+        binding = GroupBinding.for_config(self.enclave.config, self.group, public)
+        self._check(key, binding)
+        self._seal(NEXT_SHARE_OBJECT, key, binding)
+        self._next = (key, binding)
+        return public
+
     def refresh_finish(self, incoming: Mapping[str, bytes]) -> PublicKeyPackage:
         """Check the refresh, seal the new share beside the one in use, and return the new
         public key package (same group key, new verifying shares)."""
@@ -283,20 +317,32 @@ class KeyShareCore:
         return public
 
     def switch_share(self) -> str:
-        """Sign with the refreshed share from now on (the old share's sealed file is
-        overwritten). This host's evaluator calls it at the group's switch batch, so the three
+        """Sign with the refreshed (or, after a rotation, the new key's) share from now on
+        (the old share's sealed file is overwritten; a rotated-out key is kept public as
+        retired until every token it signed has expired). This host's evaluator calls it at the group's switch batch, so the three
         KeyShares change shares between the same two batches; nonces held stay usable (a
         nonce does not depend on the share). After a crash it can be called again. Returns the kid."""
         if self._next is None:
             raise KeyShareError("no refreshed share is waiting here (run the refresh first)")
         key, binding = self._next
+        if binding.kid != self.kid:  # a rotation: the old key's tokens stay valid a while
+            evaluator = self.enclave.config.evaluator
+            until = int(self._clock()) + evaluator.max_token_lifetime + evaluator.clock_skew
+            old = RetiredKey(self.kid, canonical_json.dumps(self.public.verifying_key.to_jwk()).decode(), until)
+            self.retired = (*self.live_retired(), old)
         with self._lock:  # the background precompute reads the share too
-            self._key, self.binding, self.public = key, binding, binding.public
+            self._key, self.binding, self.public, self.kid = key, binding, binding.public, binding.kid
+            self._token_header = b64url_encode(token_header(self.kid)).encode("ascii")
             self._pool.rekey(key.signing_share)
         self._seal()
         self._store.remove(NEXT_SHARE_OBJECT)
         self._next = None
         return self.kid
+
+    def live_retired(self) -> tuple[RetiredKey, ...]:
+        """The retired keys whose tokens may still be valid now."""
+        now = int(self._clock())
+        return tuple(r for r in self.retired if r.until > now)
 
     @property
     def refreshed_share_waiting(self) -> bool:
@@ -326,10 +372,10 @@ class KeyShareCore:
                 f"enclave {peer.enclave_id!r} is not this host's evaluator ({self._evaluator_id!r})"
             )
         self._evaluator = peer
-        binding = self.binding.to_bytes()
-        digest = statement_digest(self.enclave.enclave_id, peer.enclave_id, self.epoch, binding)
+        binding, retired = self.binding.to_bytes(), self.live_retired()
+        digest = statement_digest(self.enclave.enclave_id, peer.enclave_id, self.epoch, binding, retired)
         return GroupKeyStatement(self.enclave.identity_document(evaluator_challenge), peer.enclave_id, self.epoch,
-                                 binding, self.enclave.identity_sign(digest))  # fmt: skip
+                                 binding, self.enclave.identity_sign(digest), retired)  # fmt: skip
 
     # --- signing ---
 

@@ -146,7 +146,7 @@ def test_the_client_refuses_a_document_of_an_enclave_outside_the_release(fresh):
     nonce = os.urandom(32)
     attacker = SigningKey.generate().public
     claim = cbor2.dumps([STATUS_CLAIM, config.enclave.deployment, 0, "g0-e7-evaluator", attacker.thumbprint,
-                         "ab" * 32, ""])  # fmt: skip
+                         "ab" * 32, "", []])  # fmt: skip
     documents = {**fresh.attestations(nonce), "g0-e7-evaluator": stranger.attest(nonce=nonce, user_data=claim)}
     jwks = {"keys": fresh.jwks()["keys"] + build_jwks([attacker])["keys"]}
     with pytest.raises(KeySetNotAttested, match="'g0-e7-evaluator' is not a member"):
@@ -156,9 +156,9 @@ def test_the_client_refuses_a_document_of_an_enclave_outside_the_release(fresh):
     impostor = Enclave.simulated(enclave_id="g0-e2-evaluator", config=config.enclave,
                                  state_dir=config.root / "impostor", pki=config.simulated_pki())  # fmt: skip
     claim = cbor2.dumps([STATUS_CLAIM, config.enclave.deployment, 0, "g0-e2-evaluator", attacker.thumbprint,
-                         "ab" * 32, ""])  # fmt: skip
+                         "ab" * 32, "", []])  # fmt: skip
     documents["g0-e2-evaluator"] = impostor.attest(nonce=nonce, user_data=claim)
-    with pytest.raises(KeySetNotAttested, match="attest different keys or bindings"):
+    with pytest.raises(KeySetNotAttested, match="attest different keys, bindings or retired keys"):
         verify_key_set(documents, jwks, fresh.release(), nonce=nonce, at=utc_now())
 
 

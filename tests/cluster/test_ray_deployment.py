@@ -150,3 +150,38 @@ def test_shares_refreshed_under_load_fail_no_request(ray_deployment, ray_scenari
     assert report["kid"] == kid and len(report["switched"]) == 3 and report["repaired"] == {}
     assert len(results) > 20 and [r for r in results if r.status is not Status.PERMIT] == []
     assert ray_deployment.jwks()["keys"][0]["kid"] == kid
+
+
+def test_the_key_rotated_under_load_fails_no_request_and_old_tokens_verify(ray_deployment, ray_scenario):
+    import threading
+
+    from accord.cluster.batching import BatchConfig, BatchingAuthorizer
+
+    batcher = BatchingAuthorizer(ray_deployment, BatchConfig(max_batch=8, max_delay_ms=1, max_in_flight=2))
+    stop, results = threading.Event(), []
+
+    def load(k: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            results.append(batcher.authorize(ray_scenario.bob.signed_request(
+                "signMessage", "ops-wallet", {"message": f"rotate {k} {n}"}), timeout=60))  # fmt: skip
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        (report,) = ray_deployment.rotate_keys()
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        batcher.close()
+    assert report["kid"] != report["previous"] and len(report["switched"]) == 3
+    assert len(results) > 20 and [r for r in results if r.status is not Status.PERMIT] == []
+    jwks = ray_deployment.jwks()
+    assert {k["kid"] for k in jwks["keys"]} == {report["kid"], report["previous"]}
+    kids = {jwt.decode(r.token, KeySet.import_key_set(jwks), algorithms=["EdDSA"]).header["kid"] for r in results}
+    assert kids == {report["kid"], report["previous"]}  # tokens on both sides of the switch, all verify

@@ -66,6 +66,13 @@ def test_up_status_activate_down_and_up_again(tmp_path: Path):
         refreshed = accord("keys", "refresh", "--state-dir", state)
         assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr[-2000:]
         assert f"shares refreshed, kid {kid} unchanged; 3 switched at a batch boundary" in refreshed.stdout
+        rotated = accord("keys", "rotate", "--state-dir", state, "--json")
+        assert rotated.returncode == 0, rotated.stdout + rotated.stderr[-2000:]
+        (rotation,) = json.loads(rotated.stdout)
+        assert rotation["previous"] == kid and rotation["kid"] != kid
+        report = json.loads(accord("status", "--state-dir", state, "--release", release, "--json").stdout)
+        assert report["healthy"] and report["jwks"] == "attested"  # the retired key is attested too
+        kid = rotation["kid"]
 
         down = accord("down", "--state-dir", state)
         assert down.returncode == 0 and "sealed state kept" in down.stdout
@@ -73,7 +80,7 @@ def test_up_status_activate_down_and_up_again(tmp_path: Path):
 
         again = accord("up", "--state-dir", state, *_args(v2), "--release-out", release, "--poll-interval", "1")
         assert again.returncode == 0, again.stderr[-2000:]
-        assert f"kids ['{kid}']" in again.stdout
+        assert f"'{kid}'" in again.stdout.split("kids ")[1]  # the rotated key, unsealed again
 
         # Polling: a revision published over the same sources becomes active by itself.
         publish(library_bundle(scenario.data), scenario.admin, tmp_path / "published" / "v2", version=3)
