@@ -118,11 +118,11 @@ class PolicyEvaluator:
             self._staged = None
         return {"version": status.version, "digest": status.digest, "expires": status.expires}
 
-    def switch_shares(self, seq: int) -> str:
-        """Batch `seq` of the group: this host's KeyShare moves to its refreshed share; then
-        pair again (the group binding, with the new verifying shares, changed). The kid."""
+    def switch_shares(self, seq: int, retire_until: int | None = None) -> str:
+        """Batch `seq` of the group: this host's KeyShare moves to its refreshed (or rotated)
+        share; then pair again (the group binding changed). The kid."""
         self.core.switch_shares(seq)
-        self._invoker.call(self._keyshare, "switch_share")
+        self._invoker.call(self._keyshare, "switch_share", retire_until)
         return self.pair()
 
     def _save(self, files: tuple[bytes, bytes | None, bytes]) -> None:

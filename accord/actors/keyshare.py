@@ -121,9 +121,9 @@ class KeyShare:
     def rotate_finish(self, incoming: dict[str, bytes]) -> bytes:
         return self.core.rotate_finish(incoming).to_bytes()
 
-    def switch_share(self) -> str:
+    def switch_share(self, retire_until: int | None = None) -> str:
         self._ready()
-        return self.core.switch_share()
+        return self.core.switch_share(retire_until)
 
     def pair(self, document: bytes, evaluator_challenge: bytes) -> GroupKeyStatement:
         """Pair with this host's evaluator; returns the attested statement of the group key."""

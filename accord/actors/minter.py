@@ -223,11 +223,12 @@ class TokenMinter:
         not run yet receive no batches: the caller activates their evaluators directly."""
         return self._switch("switch_bundle", digest)
 
-    def switch_shares(self) -> dict[int, dict[str, str | None]]:
-        """Move every group this coordinator runs to its KeyShares' refreshed shares at one
-        batch of its sequence (each evaluator tells its KeyShare), then take the group's new
-        public key package (same key, new verifying shares). Errors as `switch_bundle`."""
-        out = self._switch("switch_shares")
+    def switch_shares(self, retire_until: int | None = None) -> dict[int, dict[str, str | None]]:
+        """Move every group this coordinator runs to its KeyShares' refreshed (or rotated)
+        shares at one batch of its sequence (each evaluator tells its KeyShare), then take
+        the group's new public key package. `retire_until`: after a rotation, until when
+        the old key stays public (see `KeyShareCore.switch_share`). Errors as `switch_bundle`."""
+        out = self._switch("switch_shares", retire_until)
         for group in self._ready():
             with group.lock:
                 statuses = self._invoker.settle(self._invoker.submit([(ks, "status", ()) for ks in group.spec.keyshares]))

@@ -35,6 +35,7 @@ from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group
 from accord.cluster.ray_auth import require_token_auth
 from accord.config.deployment import NAMESPACE, DeploymentConfig
 from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform
+from accord.enclave.keyshare import MAX_RETIREMENT
 from accord.enclave.platform.errors import EnclaveConfigError
 from accord.errors import AccordError
 from accord.protocols.http_signatures import HttpRequest
@@ -358,21 +359,30 @@ class Deployment:
         switched in the batch, and those repaired directly (with why)."""
         return self._renew("refresh")
 
-    def rotate_keys(self) -> list[dict[str, Any]]:
+    def rotate_keys(self, retire_after: int | None = None) -> list[dict[str, Any]]:
         """Key rotation: every group's KeyShares run a new DKG (attested, purpose 'rotate')
         while the current key signs; then each group moves to the new key at one batch of
         its sequence: tokens from then on carry the new kid. The old key stays in the JWKS
         (attested by the evaluators as retired) until every token it signed has expired.
-        One report per group as `refresh_shares`, with `previous` (the old kid)."""
-        return self._renew("rotate")
+        `retire_after` (seconds) keeps it longer; never shorter than the measured token
+        lifetime plus clock skew. One report per group as `refresh_shares`, with `previous`
+        (the old kid) and `retired_until`."""
+        evaluator = self.config.enclave.evaluator
+        earliest = evaluator.max_token_lifetime + evaluator.clock_skew
+        if retire_after is not None and not earliest <= retire_after <= MAX_RETIREMENT:
+            raise BootstrapError(f"--retire-after must be {earliest}..{MAX_RETIREMENT} s (the token lifetime plus "
+                                 f"clock skew, at most 30 days), not {retire_after}")  # fmt: skip
+        # One time for the whole group (its evaluators attest the same list); a few seconds
+        # of margin for the switch itself.
+        return self._renew("rotate", int(time.time()) + (retire_after or earliest) + 10)
 
-    def _renew(self, purpose: str) -> list[dict[str, Any]]:
+    def _renew(self, purpose: str, retire_until: int | None = None) -> list[dict[str, Any]]:
         previous = []
         for group in self.handles.groups:
             statuses = self._invoker.gather([(ks, "status", ()) for ks in group.keyshares])
             previous.append(statuses[0]["kid"])
             run_dkg(self._invoker, group.keyshares, [s["enclave_id"] for s in statuses], purpose=purpose)
-        switched = self._invoker.call(self.handles.minter, "switch_shares")
+        switched = self._invoker.call(self.handles.minter, "switch_shares", retire_until)
         reports = []
         for index, group in enumerate(self.handles.groups):
             errors = switched.get(index)
@@ -381,12 +391,12 @@ class Deployment:
                 if errors is not None and errors.get(eid) is None:
                     continue
                 if self._invoker.call(ks, "status")["refreshed_share_waiting"]:
-                    self._invoker.call(ks, "switch_share")
+                    self._invoker.call(ks, "switch_share", retire_until)
                 self._invoker.call(ev, "pair")
                 repaired[eid] = "its group runs no batches yet" if errors is None else errors[eid]
             kids = {s["kid"] for s in self._invoker.gather([(ks, "status", ()) for ks in group.keyshares])}
             reports.append({"group": index, "kid": kids.pop() if len(kids) == 1 else sorted(kids),
-                            "previous": previous[index],
+                            "previous": previous[index], "retired_until": retire_until,
                             "switched": sorted(e for e in group.evaluator_ids if e not in repaired),
                             "repaired": repaired})  # fmt: skip
         return reports

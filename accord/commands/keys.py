@@ -72,15 +72,17 @@ def refresh(address, state_dir, as_json) -> None:
 @keys.command("rotate")
 @click.option("--address", help="Ray cluster address (default: the one `accord up` recorded).")
 @state_dir_option("Where `accord up` recorded the cluster.")
+@click.option("--retire-after", type=click.IntRange(min=1), metavar="S",
+              help="Keep the old key in the JWKS S seconds (default and minimum: the token lifetime plus clock skew).")
 @click.option("--json", "as_json", is_flag=True, help="Print one report per signing group as JSON.")
-def rotate(address, state_dir, as_json) -> None:
+def rotate(address, state_dir, retire_after, as_json) -> None:
     """Rotate every signing group's key in the running deployment: a new DKG among the
     attested KeyShares, then new tokens under the new kid from one batch boundary on; the
     old key stays in the JWKS until every token it signed has expired."""
-    _renew("rotate", address, state_dir, as_json)
+    _renew("rotate", address, state_dir, as_json, retire_after)
 
 
-def _renew(purpose: str, address, state_dir, as_json: bool) -> None:
+def _renew(purpose: str, address, state_dir, as_json: bool, retire_after: int | None = None) -> None:
     import json
 
     from accord.cluster.deployment import Deployment
@@ -93,7 +95,7 @@ def _renew(purpose: str, address, state_dir, as_json: bool) -> None:
     except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
         raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
     try:
-        reports = deployment.rotate_keys() if purpose == "rotate" else deployment.refresh_shares()
+        reports = deployment.rotate_keys(retire_after) if purpose == "rotate" else deployment.refresh_shares()
     except Exception as exc:  # noqa: BLE001 - one line per problem; the key and shares in use stay
         raise as_failure(exc, f"keys not {'rotated' if purpose == 'rotate' else 'refreshed'}") from exc
     if as_json:

@@ -49,6 +49,7 @@ NEXT_SHARE_OBJECT = "frost-keyshare-refreshed"  # a refreshed share, sealed unti
 _SEALED_FORMAT = "accord-keyshare-v3"  # v3: with the retired group keys
 MAX_BATCH = 4096
 MAX_POOL = 65536  # unused nonces held at most
+MAX_RETIREMENT = 30 * 86400  # a rotated-out key stays public at most this long
 
 
 class KeyShareError(EnclaveError):
@@ -316,18 +317,27 @@ class KeyShareCore:
         self._next = (key, binding)
         return public
 
-    def switch_share(self) -> str:
-        """Sign with the refreshed (or, after a rotation, the new key's) share from now on
-        (the old share's sealed file is overwritten; a rotated-out key is kept public as
-        retired until every token it signed has expired). This host's evaluator calls it at the group's switch batch, so the three
-        KeyShares change shares between the same two batches; nonces held stay usable (a
-        nonce does not depend on the share). After a crash it can be called again. Returns the kid."""
+    def switch_share(self, retire_until: int | None = None) -> str:
+        """Sign with the refreshed (or, after a rotation, the new key's) share from now on;
+        the old share's sealed file is overwritten. This host's evaluator calls it at the
+        group's switch batch, so the three KeyShares change shares between the same two
+        batches; nonces held stay usable (a nonce does not depend on the share). After a
+        crash it can be called again. Returns the kid.
+
+        After a rotation the old key stays public, as retired, until `retire_until` (unix
+        seconds, the same for the whole group so that its evaluators attest the same list):
+        at least every token it may have signed must have expired by then (now + the measured
+        token lifetime + clock skew), at most MAX_RETIREMENT from now."""
         if self._next is None:
             raise KeyShareError("no refreshed share is waiting here (run the refresh first)")
         key, binding = self._next
         if binding.kid != self.kid:  # a rotation: the old key's tokens stay valid a while
-            evaluator = self.enclave.config.evaluator
-            until = int(self._clock()) + evaluator.max_token_lifetime + evaluator.clock_skew
+            evaluator, now = self.enclave.config.evaluator, int(self._clock())
+            earliest = now + evaluator.max_token_lifetime + evaluator.clock_skew
+            until = earliest if retire_until is None else retire_until
+            if not earliest <= until <= now + MAX_RETIREMENT:
+                raise KeyShareError(f"the old key must stay public until {earliest}..{now + MAX_RETIREMENT}, "
+                                    f"not {until}: tokens it signed would fail, or it would outstay its use")  # fmt: skip
             old = RetiredKey(self.kid, canonical_json.dumps(self.public.verifying_key.to_jwk()).decode(), until)
             self.retired = (*self.live_retired(), old)
         with self._lock:  # the background precompute reads the share too

@@ -66,6 +66,26 @@ def test_the_old_key_leaves_once_its_tokens_have_expired(rotated, monkeypatch):
     assert ks.core.live_retired() == ()
 
 
+def test_the_whole_group_retires_the_old_key_at_one_time_never_too_soon(rotated, scenario):
+    deployment, _, report = rotated
+    untils = {ks.core.live_retired()[0].until for ks in deployment.handles.groups[0].keyshares}
+    assert untils == {report["retired_until"]}  # so every evaluator attests the same list
+    from accord.cluster.bootstrap import BootstrapError
+
+    with pytest.raises(BootstrapError, match="--retire-after must be"):
+        deployment.rotate_keys(retire_after=60)  # shorter than the tokens it signed may live
+    (longer,) = deployment.rotate_keys(retire_after=7 * 86400)
+    assert abs(longer["retired_until"] - (time.time() + 7 * 86400)) < 30
+    assert len(deployment.jwks()["keys"]) == 3  # two retired keys, both still valid
+    from accord.cluster.bootstrap import run_dkg
+    from accord.enclave.keyshare import KeyShareError
+
+    group = deployment.handles.groups[0]  # the KeyShare checks it too, whatever the host says
+    run_dkg(deployment._invoker, group.keyshares, [ks.status()["enclave_id"] for ks in group.keyshares], "rotate")
+    with pytest.raises(KeyShareError, match="must stay public until"):
+        group.keyshares[0].core.switch_share(int(time.time()) + 10)
+
+
 def test_the_retired_key_survives_a_keyshare_restart(rotated, scenario):
     deployment, _, report = rotated
     ks = deployment.handles.groups[0].keyshares[2]
