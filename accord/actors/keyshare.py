@@ -77,6 +77,7 @@ class KeyShare:
             "public_key_package": core.public.to_bytes() if core.public else None,
             "refreshed_share_waiting": core.refreshed_share_waiting,
             "retired": [{"kid": r.kid, "jwk": r.jwk, "until": r.until} for r in core.live_retired()],
+            "key_since": core.since,
             "unseal_error": self.unseal_error,
         }
 

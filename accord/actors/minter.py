@@ -58,6 +58,7 @@ class _Group:
     seq: int = 0  # the last batch number handed out
     iat: int = 0  # the last iat handed out
     retired: tuple[tuple[dict[str, Any], int], ...] = ()  # (public JWK, until): rotated-out keys every KeyShare lists
+    key_since: int = 0  # when the group's key was made (its KeyShares say; for metrics)
 
 
 class TokenMinter:
@@ -104,7 +105,8 @@ class TokenMinter:
         public = PublicKeyPackage.from_bytes(packages.pop())
         names = {Identifier(i + 1): name for i, name in enumerate(spec.evaluator_ids)}
         coordinator = MintCoordinator(public, names, token_ttl=self._config.token_ttl)
-        group = _Group(spec, statuses[0]["kid"], coordinator, threading.Lock(), retired=_common_retired(statuses))
+        group = _Group(spec, statuses[0]["kid"], coordinator, threading.Lock(), retired=_common_retired(statuses),
+                       key_since=max(s.get("key_since", 0) for s in statuses))  # fmt: skip
         self._synchronize(group)
         return group
 
@@ -149,7 +151,8 @@ class TokenMinter:
         return build_jwks(keys)
 
     def groups(self) -> list[dict[str, Any]]:
-        return [{"index": g.spec.index, "kid": g.kid, "commitments": g.coordinator.available()} for g in self._ready()]
+        return [{"index": g.spec.index, "kid": g.kid, "commitments": g.coordinator.available(), "key_since": g.key_since}
+                for g in self._ready()]  # fmt: skip
 
     def authorize(self, requests: Sequence[HttpRequest]) -> list[AuthorizationResult]:
         """Decide a batch of signed requests; one result per request, in order."""
@@ -243,6 +246,7 @@ class TokenMinter:
                     group.kid = statuses[0]["kid"]
                 group.coordinator.public = public
                 group.retired = _common_retired(statuses)
+                group.key_since = max(s.get("key_since", 0) for s in statuses)
         return out
 
     def _switch(self, method: str, *args: Any) -> dict[int, dict[str, str | None]]:

@@ -7,7 +7,8 @@ Two kinds of figure:
   tokens issued, divergences and signing failures by the enclave they are attributed to,
   request latency, batch sizes and batch latency;
 - read from the deployment when scraped: each group's readiness and commitment pool level,
-  and each evaluator's active bundle revision and the seconds until it expires. A scrape
+  the age of its key, and each evaluator's active bundle revision and the seconds until it
+  expires. A scrape
   that cannot reach the deployment reports `accord_deployment_up 0` instead of failing.
 
 Metrics are host-side observations (the gateway is untrusted): they tell an operator what
@@ -111,14 +112,19 @@ class _DeploymentCollector(Collector):
         ready = GaugeMetricFamily("accord_group_ready", "1 when the signing group can sign", labels=["group", "kid"])
         pool = GaugeMetricFamily("accord_commitments_available", "Precomputed FROST commitments the coordinator "
                                  "holds for the group", labels=["group"])  # fmt: skip
+        age = GaugeMetricFamily("accord_group_key_age_seconds", "Seconds since the group's key was made (DKG or "
+                                "rotation)", labels=["group", "kid"])  # fmt: skip
         signing = {g["index"]: g for g in status["minter"]}
         for group in status["groups"]:
             index = group["index"]
             known = signing.get(index)
             ready.add_metric([str(index), known["kid"] if known else ""], 1 if known else 0)
             pool.add_metric([str(index)], known["commitments"] if known else 0)
+            if known and known.get("key_since"):
+                age.add_metric([str(index), known["kid"]], time.time() - known["key_since"])
         yield ready
         yield pool
+        yield age
         version = GaugeMetricFamily("accord_bundle_version", "Active bundle revision", labels=["enclave"])
         left = GaugeMetricFamily("accord_bundle_seconds_left", "Seconds until the active bundle expires",
                                  labels=["enclave"])  # fmt: skip

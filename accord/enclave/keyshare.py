@@ -108,6 +108,7 @@ class KeyShareCore:
         self._refresh: RefreshParticipant | None = None
         self._next: tuple[KeyPackage, GroupBinding] | None = None  # refreshed or rotated, not yet signing
         self.retired: tuple[RetiredKey, ...] = ()  # earlier group keys whose tokens may still be valid
+        self.since = 0  # when the key in use became this group's (unix seconds; for its age)
         self._clock = time.time
 
     # --- the share: sealed state ---
@@ -122,17 +123,17 @@ class KeyShareCore:
     def unseal(self) -> PublicKeyPackage:
         """Load the sealed share (KMS + attestation), and a refreshed one still waiting for
         the group's switch; raises UnsealError or a KMS error."""
-        key, binding, self.retired = self._open(SHARE_OBJECT)
+        key, binding, self.retired, self.since = self._open(SHARE_OBJECT)
         self._install(key, binding)
         if self._store.exists(NEXT_SHARE_OBJECT):
-            key, binding, _ = self._open(NEXT_SHARE_OBJECT)
+            key, binding, _, _ = self._open(NEXT_SHARE_OBJECT)
             self._next = (key, binding)
         return self.public
 
-    def _open(self, name: str) -> tuple[KeyPackage, GroupBinding, tuple[RetiredKey, ...]]:
+    def _open(self, name: str) -> tuple[KeyPackage, GroupBinding, tuple[RetiredKey, ...], int]:
         secret = self._store.unseal(name)
         try:
-            fmt, key_bytes, binding_bytes, retired = cbor2.loads(secret.reveal())
+            fmt, key_bytes, binding_bytes, retired, since = cbor2.loads(secret.reveal())
         except (ValueError, TypeError) as exc:
             raise KeyShareError(f"sealed share does not decode: {exc}") from None
         finally:
@@ -143,9 +144,9 @@ class KeyShareCore:
         binding.check(self.enclave.config, self.group)
         key = KeyPackage.from_bytes(SecretBytes(key_bytes))
         self._check(key, binding)
-        if not isinstance(retired, list):
-            raise KeyShareError("sealed share's retired keys are not a list")
-        return key, binding, tuple(RetiredKey.decode(r) for r in retired)
+        if not isinstance(retired, list) or type(since) is not int:
+            raise KeyShareError("sealed share's retired keys or key time do not decode")
+        return key, binding, tuple(RetiredKey.decode(r) for r in retired), since
 
     def _check(self, key: KeyPackage, binding: GroupBinding) -> None:
         if key.identifier != binding.identifier_of(self.enclave.enclave_id):
@@ -164,10 +165,10 @@ class KeyShareCore:
 
     def _seal(self, name: str = SHARE_OBJECT, key: KeyPackage | None = None, binding: GroupBinding | None = None) -> None:
         key, binding = key or self._key, binding or self.binding
-        retired = [r.encode() for r in self.retired] if name == SHARE_OBJECT else []
+        retired, since = ([r.encode() for r in self.retired], self.since) if name == SHARE_OBJECT else ([], 0)
         key_bytes = key.to_bytes()
         try:
-            blob = SecretBytes(cbor2.dumps([_SEALED_FORMAT, key_bytes.reveal(), binding.to_bytes(), retired]))
+            blob = SecretBytes(cbor2.dumps([_SEALED_FORMAT, key_bytes.reveal(), binding.to_bytes(), retired, since]))
         finally:
             key_bytes.wipe()
         try:
@@ -252,6 +253,7 @@ class KeyShareCore:
         self._dkg = None
         self._challenges.pop("dkg", None)
         self._install(key, GroupBinding.for_config(self.enclave.config, self.group, public))
+        self.since = int(self._clock())
         self._seal()
         return public
 
@@ -340,6 +342,7 @@ class KeyShareCore:
                                     f"not {until}: tokens it signed would fail, or it would outstay its use")  # fmt: skip
             old = RetiredKey(self.kid, canonical_json.dumps(self.public.verifying_key.to_jwk()).decode(), until)
             self.retired = (*self.live_retired(), old)
+            self.since = now
         with self._lock:  # the background precompute reads the share too
             self._key, self.binding, self.public, self.kid = key, binding, binding.public, binding.kid
             self._token_header = b64url_encode(token_header(self.kid)).encode("ascii")

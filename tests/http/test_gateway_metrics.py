@@ -42,6 +42,7 @@ def test_metrics_count_what_passes_and_read_the_deployment(world):
     kid = world.deployment.jwks()["keys"][0]["kid"]
     assert got[("accord_group_ready", (("group", "0"), ("kid", kid)))] == 1
     assert ("accord_commitments_available", (("group", "0"),)) in got
+    assert 0 <= got[("accord_group_key_age_seconds", (("group", "0"), ("kid", kid)))] < 3600
     for enclave in ("g0-e0-evaluator", "g0-e1-evaluator", "g0-e2-evaluator"):
         assert got[("accord_bundle_version", (("enclave", enclave),))] == 1
         assert got[("accord_bundle_seconds_left", (("enclave", enclave),))] > 0
