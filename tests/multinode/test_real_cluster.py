@@ -156,6 +156,10 @@ def test_a_cluster_started_with_the_ray_cli_deploys_signs_and_survives_a_host_re
         first = ask()
         assert first.returncode == 0, first.stdout + first.stderr
         assert kid_of(json.loads(first.stdout)["token"]) == kid
+        assert httpx.get(f"{url}/readyz", timeout=10).json() == {"status": "ready"}
+        metrics = httpx.get(f"{url}/metrics", timeout=30).text
+        assert "accord_tokens_issued_total 1.0" in metrics and "accord_deployment_up 1.0" in metrics
+        assert f'accord_group_key_age_seconds{{group="0",kid="{kid}"}}' in metrics
 
         # Enclave host 1 is lost; a new node offering enclave-1 replaces it.
         nodes[1].stop()
