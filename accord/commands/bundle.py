@@ -158,16 +158,11 @@ def activate(address, state_dir, bundle_location, signature, pubkey, as_json) ->
     each signing group switches at one batch boundary (no request sees a mix). A refusal
     (rollback, signature, unpinned key, contract) exits 1 saying which; the running
     revision stays."""
-    from accord.cluster.deployment import Deployment
-    from accord.commands.deploy import cluster_address
+    from accord.commands.deploy import connect
     from accord.commands.failures import as_failure
 
     sources = BundleSources(bundle=as_url(bundle_location), signature=as_url(signature), public_key=as_url(pubkey))
-    where = cluster_address(state_dir, address)
-    try:
-        deployment = Deployment.connect(where)
-    except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
-        raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
+    deployment = connect(state_dir, address)
     try:
         activation = deployment.load_bundle(sources)
     except Exception as exc:  # noqa: BLE001 - one line per problem, the running revision stays

@@ -35,6 +35,18 @@ def cluster_address(state_dir: StateDir, address: str | None) -> str:
     return cluster.address
 
 
+def connect(state_dir: StateDir, address: str | None):
+    """The running deployment (`address`, or the cluster `accord up` recorded), or a
+    Failure saying it cannot be reached."""
+    from accord.cluster.deployment import Deployment
+
+    where = cluster_address(state_dir, address)
+    try:
+        return Deployment.connect(where)
+    except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
+        raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
+
+
 def check_locally(sources, pins: tuple[str, ...], engines: tuple[str, ...] = ("regorus",), threshold: int = 1) -> str:
     """What the enclaves will check, done here before a cluster starts (sources reachable,
     signature under a pinned key, not expired, decision contract on each engine); a
@@ -152,14 +164,9 @@ def status(address, state_dir, release_file, as_json) -> None:
     """Enclaves (PCRs, attestation validity), active bundle revision, digest and expiry,
     group keys and whether the JWKS is exactly the attested keys."""
     from accord.client.release import Release
-    from accord.cluster.deployment import Deployment
     from accord.cluster.inspect import describe
 
-    where = cluster_address(state_dir, address)
-    try:
-        deployment = Deployment.connect(where)
-    except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
-        raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
+    deployment = connect(state_dir, address)
     report = describe(deployment, Release.load(release_file) if release_file else None)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))

@@ -85,15 +85,10 @@ def rotate(address, state_dir, retire_after, as_json) -> None:
 def _renew(purpose: str, address, state_dir, as_json: bool, retire_after: int | None = None) -> None:
     import json
 
-    from accord.cluster.deployment import Deployment
-    from accord.commands.deploy import cluster_address
+    from accord.commands.deploy import connect
     from accord.commands.failures import as_failure
 
-    where = cluster_address(state_dir, address)
-    try:
-        deployment = Deployment.connect(where)
-    except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
-        raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
+    deployment = connect(state_dir, address)
     try:
         reports = deployment.rotate_keys(retire_after) if purpose == "rotate" else deployment.refresh_shares()
     except Exception as exc:  # noqa: BLE001 - one line per problem; the key and shares in use stay

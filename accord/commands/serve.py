@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from accord.commands.deploy import cluster_address
-from accord.commands.failures import as_failure
+from accord.commands.deploy import connect
 from accord.commands.options import state_dir_option
 
 
@@ -29,7 +28,6 @@ def serve(address, state_dir, host, port, tls_cert, tls_key, public_url, batch_s
     """Serve POST /v1/authorize, the approvals endpoints, the JWKS, the enclaves' attestations
     and /healthz for the deployment on the Ray cluster; OpenAPI documentation at /docs."""
     from accord.cluster.batching import BatchConfig
-    from accord.cluster.deployment import Deployment
     from accord.cluster.gateway import check_public_base_url
     from accord.cluster.gateway import serve as run_gateway
 
@@ -40,11 +38,7 @@ def serve(address, state_dir, host, port, tls_cert, tls_key, public_url, batch_s
             check_public_base_url(public_url)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--public-url") from exc
-    where = cluster_address(state_dir, address)
-    try:
-        deployment = Deployment.connect(where)
-    except Exception as exc:  # noqa: BLE001 - Ray's connection errors, a missing actor
-        raise as_failure(exc, f"cannot reach the deployment at {where}") from exc
+    deployment = connect(state_dir, address)
     in_flight = batch_in_flight or deployment.config.topology.groups
     if tls_cert is None and host not in ("127.0.0.1", "::1", "localhost"):
         click.echo(f"warning: serving plain HTTP on {host}; use --tls-cert/--tls-key or a TLS proxy", err=True)
