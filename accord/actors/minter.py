@@ -15,6 +15,7 @@ the enclaves verify each other, the minter only carries bytes.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -298,8 +299,6 @@ class TokenMinter:
 def _common_retired(statuses: Sequence[Any]) -> tuple[tuple[dict[str, Any], int], ...]:
     """The retired keys every KeyShare of a group lists (their statements are what the
     evaluators attest; one KeyShare's say-so does not put a key in the JWKS)."""
-    import json
-
     lists = [{(r["jwk"], r["until"]) for r in s.get("retired", ())} if isinstance(s, dict) else set() for s in statuses]
     common = set.intersection(*lists) if lists else set()
     return tuple((json.loads(jwk), until) for jwk, until in sorted(common))
@@ -325,8 +324,6 @@ def _keyid(request: HttpRequest) -> str:
 
 
 def _loose_json(body: bytes) -> dict[str, Any]:
-    import json
-
     try:
         value = json.loads(body)
     except ValueError:

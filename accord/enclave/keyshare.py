@@ -298,11 +298,7 @@ class KeyShareCore:
         self._challenges.pop("rotate", None)
         if public.verifying_key == self.public.verifying_key:
             raise KeyShareError("the rotation produced the same group key")
-        binding = GroupBinding.for_config(self.enclave.config, self.group, public)
-        self._check(key, binding)
-        self._seal(NEXT_SHARE_OBJECT, key, binding)
-        self._next = (key, binding)
-        return public
+        return self._stage_next(key, public)
 
     def refresh_finish(self, incoming: Mapping[str, bytes]) -> PublicKeyPackage:
         """Check the refresh, seal the new share beside the one in use, and return the new
@@ -313,6 +309,10 @@ class KeyShareCore:
         self._challenges.pop("refresh", None)
         if public.verifying_key != self.public.verifying_key:
             raise KeyShareError("the refresh would change the group key")
+        return self._stage_next(key, public)
+
+    def _stage_next(self, key: KeyPackage, public: PublicKeyPackage) -> PublicKeyPackage:
+        """Seal a share the group will switch to, beside the one in use."""
         binding = GroupBinding.for_config(self.enclave.config, self.group, public)
         self._check(key, binding)
         self._seal(NEXT_SHARE_OBJECT, key, binding)
