@@ -63,7 +63,7 @@ from accord.bundles.keys import fingerprint, public_key_bytes  # noqa: E402
 from accord.bundles.policy_test import load_policy_dir  # noqa: E402
 from accord.bundles.store import ActiveBundleStore  # noqa: E402
 from accord.bundles.verify import TrustPolicy  # noqa: E402
-from accord.enclave.configuration import EnclaveConfig, evaluator_id  # noqa: E402
+from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, evaluator_id  # noqa: E402
 from accord.enclave.evaluator import AUTHORIZE_PATH, EvaluatorCore  # noqa: E402
 from accord.enclave.platform.enclave import Enclave  # noqa: E402
 from accord.enclave.platform.pki import SimulatedNitroPki  # noqa: E402
@@ -148,13 +148,16 @@ class Clock:
         return float(self.now)
 
 
-def evaluator(fixture: Fixture, clock: Clock, state_dir: Path) -> EvaluatorCore:
+def evaluator(fixture: Fixture, clock: Clock, state_dir: Path, engine: str = "regorus") -> EvaluatorCore:
     modules, _ = load_policy_dir(POLICY_DIR)
     modules = {p: s for p, s in modules.items() if not p.endswith("_test.rego")}
     archive, signature, admin = signed_bundle(modules, fixture.data)
     pins = (fingerprint(admin.public),)
     pki = SimulatedNitroPki.generate(now=datetime.now(timezone.utc))
-    config = EnclaveConfig(pins, attestation_root=pki.trusted_root().sha256)
+    # The measured evaluator is member 0; the others (not run here) keep the interpreter, as
+    # an engine like regorus-rvm requires.
+    engines = (engine, "regorus", "regorus")
+    config = EnclaveConfig(pins, attestation_root=pki.trusted_root().sha256, evaluator=EvaluatorConfig(engines=engines))
     enclave = Enclave.simulated(enclave_id=evaluator_id(0, 0), config=config, state_dir=state_dir, pki=pki)
     core = SingleKeyEvaluator(enclave, ActiveBundleStore(TrustPolicy(frozenset(pins))), clock=clock)
     core.activate(archive, signature=signature, public_key=public_key_bytes(admin.public))
@@ -239,13 +242,14 @@ def main() -> None:
     parser.add_argument("--principals", type=int, default=200)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--data-bytes", type=int, default=1_000_000)
+    parser.add_argument("--engine", default="regorus", help="Rego engine of the measured evaluator")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
     fixture = Fixture(args.data_bytes, args.principals)
     clock = Clock()
     with tempfile.TemporaryDirectory() as state_dir:
-        core = evaluator(fixture, clock, Path(state_dir))
+        core = evaluator(fixture, clock, Path(state_dir), args.engine)
         seeded, seed_s = seed_history(core, fixture, clock, args.history)
 
         def batches(offset: int) -> list[list[MintTask]]:
@@ -276,6 +280,7 @@ def main() -> None:
         "seed_statuses": dict(sorted(seeded.items())),
         "seed_us_per_request": round(seed_s / max(1, args.history) * 1e6, 1),
         "batch": args.batch,
+        "engine": core.engine,
         "data_bytes": len(json.dumps(fixture.data)),
         **ed25519_costs(),
     }

@@ -183,6 +183,7 @@ class PolicyEngine(ABC):
 
 ENGINES = {
     "regorus": ("accord.bundles.regorus_engine", "RegorusEngine"),
+    "regorus-rvm": ("accord.bundles.regorus_engine", "RegorusRvmEngine"),
     "opa": ("accord.bundles.opa_engine", "OpaEngine"),
 }
 DEFAULT_ENGINE = "regorus"

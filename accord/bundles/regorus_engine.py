@@ -8,10 +8,15 @@ from the same modules and data (one load per thread). So a `RegorusEngine` may b
 between threads freely. The native engines of a dropped `RegorusEngine` are released by
 their own thread, the next time it builds one or when it exits.
 
-regorus also has a compiled evaluator (RVM, `regorus.Program`/`regorus.Rvm`, about 4x
-faster). It is not used: in 0.13 it lets `x := <undefined ref>` succeed inside
-comprehensions and turns evaluation errors into "undefined", so it can answer where OPA
-and the interpreter do not (tests/policies/test_regorus_rvm_divergence.py pins this).
+`RegorusRvmEngine` ("regorus-rvm") answers decisions with regorus's compiled evaluator
+(RVM, `regorus.Program`/`regorus.Rvm`), everything else with the interpreter. The RVM is
+faster (see benchmarks/RESULTS.md) but less sound in 0.13: `x := <undefined ref>` succeeds
+(`x = <ref>` does not), an undefined value can end up inside a set, and evaluation errors
+become "undefined" (tests/policies/test_policy_divergences.py pins each). So it is only
+allowed beside another engine in its group (`EvaluatorConfig`), where a wrong answer shows
+as a divergent evaluator and never as a token; the library is written so that the RVM
+agrees with the interpreter and OPA on the differential corpus; and a decision in which an
+undefined value surfaces is refused here as an engine error.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 import regorus
 
-from accord.bundles.engine import UNDEFINED, PolicyEngine, clean_message
+from accord.bundles.engine import DECISION_RULE, UNDEFINED, PolicyEngine, clean_message
 from accord.bundles.policy_errors import EngineEvalError, PolicyLoadError
 from accord.protocols import canonical_json
 
@@ -44,6 +49,7 @@ class _Native:
     owner: weakref.ref
     engine: Any
     has_input: bool = False
+    rvm: Any = None  # RegorusRvmEngine: this thread's compiled decision program
 
 
 def _thread_natives() -> dict[int, _Native]:
@@ -113,15 +119,25 @@ class RegorusEngine(PolicyEngine):
         _native_call(engine.add_data, self._data, error=PolicyLoadError, where="data: ")
         return engine
 
-    def _native(self, input_json: bytes | None = None) -> Any:
-        """This thread's engine with `input_json` set (None: an engine that never had one,
-        as a native engine keeps its last input)."""
+    def _build_rvm(self) -> Any:
+        return None  # the interpreter answers everything
+
+    def _thread_native(self, fresh: bool = False) -> _Native:
+        """This thread's native engines (built on first use; `fresh`: rebuilt)."""
         natives = _thread_natives()
         native = natives.get(self._token)
-        if native is None or (input_json is None and native.has_input):
+        if native is None or fresh:
             for token in [t for t, n in natives.items() if n.owner() is None]:
                 del natives[token]  # dropped here, on the thread that built it
-            native = natives[self._token] = _Native(weakref.ref(self), self._build())
+            native = natives[self._token] = _Native(weakref.ref(self), self._build(), rvm=self._build_rvm())
+        return native
+
+    def _native(self, input_json: bytes | None = None) -> Any:
+        """This thread's interpreter with `input_json` set (None: an engine that never had
+        one, as a native engine keeps its last input)."""
+        native = self._thread_native()
+        if input_json is None and native.has_input:
+            native = self._thread_native(fresh=True)
         if input_json is not None:
             _native_call(native.engine.set_input_json, input_json.decode("utf-8"), error=EngineEvalError, where="input: ")
             native.has_input = True
@@ -144,4 +160,46 @@ class RegorusEngine(PolicyEngine):
         text = _native_call(engine.eval_rule_as_json, rule, error=EngineEvalError)
         if text == _UNDEFINED_JSON:
             return self.document(rule, input_json)
+        return canonical_json.loads(text)
+
+
+# How the RVM writes an undefined value (a whole undefined result, or one that leaked into
+# a collection: see the module docstring).
+_RVM_UNDEFINED = '"<undefined>"'
+
+
+class RegorusRvmEngine(RegorusEngine):
+    """regorus with decisions on the compiled evaluator (RVM); the interpreter does the rest
+    (data errors, documents, queries). Only for use beside another engine: see the module
+    docstring."""
+
+    name = "regorus-rvm"
+
+    def _build_rvm(self) -> Any:
+        if DECISION_RULE not in self._entry_points:
+            return None  # not a decision engine: the interpreter answers everything
+        try:
+            program = _native_call(regorus.Program.compile_from_modules, "{}", list(self._modules), [DECISION_RULE],
+                                   error=PolicyLoadError, where="the compiled evaluator (RVM) cannot compile the policy: ")
+        except PolicyLoadError as exc:
+            if "not a valid rule path" in str(exc):
+                return None  # no decision rule: the load refuses the policy for that, by name
+            raise
+        rvm = regorus.Rvm()
+        rvm.load_program(program)
+        _native_call(rvm.set_data_json, canonical_json.dumps(self._data).decode("utf-8"), error=PolicyLoadError, where="data: ")
+        return rvm
+
+    def evaluate(self, rule: str, input_json: bytes | None = None) -> Any:
+        if rule != DECISION_RULE or input_json is None:
+            return super().evaluate(rule, input_json)
+        rvm = self._thread_native().rvm
+        if rvm is None:
+            return super().evaluate(rule, input_json)
+        _native_call(rvm.set_input_json, input_json.decode("utf-8"), error=EngineEvalError, where="input: ")
+        text = _native_call(rvm.execute, error=EngineEvalError)
+        if text.strip() == _RVM_UNDEFINED:
+            return UNDEFINED
+        if _RVM_UNDEFINED in text:
+            raise EngineEvalError(f"the compiled evaluator let an undefined value into {rule}")
         return canonical_json.loads(text)

@@ -30,6 +30,7 @@ import psutil
 
 from accord.cluster.batching import BatchConfig, BatchingAuthorizer
 from accord.cpu_units import ed25519_costs
+from accord.enclave.configuration import EvaluatorConfig
 from accord.protocols.minting import Status
 from accord.scenario import Scenario, make_scenario
 
@@ -48,6 +49,7 @@ class BenchConfig:
     num_cpus: int | None = None
     address: str | None = None  # an existing Ray cluster whose nodes offer enclave-<g>-<i>
     state_dir: str | None = None  # on a multi-node cluster: storage every host can reach
+    engines: tuple[str, ...] = ()  # Rego engine per group member (empty: the default)
 
 
 @dataclass
@@ -189,7 +191,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
             ray_options["num_cpus"] = config.num_cpus
         state_dir = Path(config.state_dir) / f"bench-{int(time.time())}" if config.state_dir else workdir / "state"
         # Its own namespace: on a shared cluster the bench never touches a running deployment.
+        evaluator = EvaluatorConfig(engines=config.engines) if config.engines else None
         deployment = Deployment.start(state_dir=state_dir, bundle=sources, groups=config.groups, address=config.address,
+                                      evaluator=evaluator,
                                       ray_options=None if config.address else ray_options,
                                       namespace=f"accord-bench-{os.getpid()}-{int(time.time())}")  # fmt: skip
         batch = BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,

@@ -9,7 +9,7 @@ import time
 import click
 
 from accord.commands.failures import as_failure, debug_requested
-from accord.commands.options import StateDir, state_dir_option
+from accord.commands.options import StateDir, engine_list, state_dir_option
 from accord.errors import AccordError
 
 
@@ -59,23 +59,6 @@ def check_locally(sources, pins: tuple[str, ...], engines: tuple[str, ...] = ("r
             f"met on {', '.join(dict.fromkeys(engines))}")  # fmt: skip
 
 
-def engine_list(_ctx, _param, value: str | None) -> tuple[str, ...]:
-    """--engines: one Rego engine per member of each group, comma-separated."""
-    from accord.config.topology import Topology
-    from accord.enclave.configuration import ENGINES
-
-    if value is None:
-        return ()
-    names = tuple(name.strip() for name in value.split(","))
-    unknown = [name for name in names if name not in ENGINES]
-    if unknown:
-        raise click.BadParameter(f"unknown engine(s) {unknown}; choose among {list(ENGINES)}")
-    size = Topology().size
-    if len(names) != size:
-        raise click.BadParameter(f"name one engine per group member ({size}), got {len(names)}")
-    return names
-
-
 @click.command()
 @click.option("--address", help="Join this Ray cluster (its nodes offer enclave-<i> resources). Default: start a local one.")
 @state_dir_option()
@@ -96,7 +79,8 @@ def engine_list(_ctx, _param, value: str | None) -> tuple[str, ...]:
 @click.option("--kms-endpoint", help="nitro: the KMS endpoint as the enclave reaches it (through the vsock proxy).")
 @click.option("--engines", callback=engine_list, metavar="E1,E2,E3",
               help="Rego engine of each group member, e.g. regorus,opa,regorus: an engine's bug then shows as a named "
-                   "divergent enclave, never as a wrong token (measured). Default: regorus for all.")
+                   "divergent enclave, never as a wrong token (measured). regorus-rvm (regorus's faster compiled "
+                   "evaluator) only beside another engine. Default: regorus for all.")
 @click.option("--poll-interval", type=click.FloatRange(min=1), metavar="S",
               help="Re-check the bundle sources every S seconds (file: content hash; https: ETag) and activate "
                    "newer revisions at a batch boundary; failures keep the running one (see `accord status`).")

@@ -1,5 +1,7 @@
 """Options several commands share, with one rule each.
 
+`--engines` (for `up` and `bench`): one Rego engine per group member.
+
 The state directory: `--state-dir`, else `ACCORD_STATE_DIR`, else `./accord-state`, for every
 command that works on a deployment (`up`, `status`, `down`, `serve`). The value keeps where
 it came from, so that an error can say which directory was looked in and why.
@@ -51,3 +53,25 @@ def state_dir_option(help_text: str = "Sealed state, KMS store, PKI, the recorde
     """`--state-dir` with the one rule above; the command receives a `StateDir`."""
     return click.option("--state-dir", "state_dir", envvar=STATE_DIR_ENV, default=DEFAULT_STATE_DIR,
                         show_default=True, show_envvar=True, callback=_resolve, help=help_text)  # fmt: skip
+
+
+def engine_list(_ctx, _param, value: str | None) -> tuple[str, ...]:
+    """--engines: one Rego engine per member of each group, comma-separated."""
+    from accord.config.topology import Topology
+    from accord.enclave.configuration import ENGINES, EvaluatorConfig
+    from accord.enclave.platform.errors import EnclaveConfigError
+
+    if value is None:
+        return ()
+    names = tuple(name.strip() for name in value.split(","))
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown:
+        raise click.BadParameter(f"unknown engine(s) {unknown}; choose among {list(ENGINES)}")
+    size = Topology().size
+    if len(names) != size:
+        raise click.BadParameter(f"name one engine per group member ({size}), got {len(names)}")
+    try:
+        EvaluatorConfig(engines=names)
+    except EnclaveConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return names

@@ -31,7 +31,10 @@ from accord.protocols import canonical_json
 CONFIG_VERSION = 3  # 3: engines per member, bundle_threshold
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 _DEPLOYMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-ENGINES = ("regorus", "opa")  # = accord.bundles.engine.ENGINES
+ENGINES = ("regorus", "regorus-rvm", "opa")  # = accord.bundles.engine.ENGINES
+# Engines that may only run beside another engine in their group (less sound: a wrong
+# answer must show as a divergent evaluator, never as a token).
+NEEDS_ANOTHER_ENGINE = frozenset({"regorus-rvm"})
 
 # Bounds on the evaluator's parameters: no configuration, measured or not, goes past them.
 MAX_CLOCK_SKEW = 300
@@ -80,6 +83,9 @@ class EvaluatorConfig:
         for engine in (self.engine, *self.engines):
             if engine not in ENGINES:
                 raise EnclaveConfigError(f"evaluator engine {engine!r} is not one of {list(ENGINES)}")
+        if set(self.engines or (self.engine,)) <= NEEDS_ANOTHER_ENGINE:
+            raise EnclaveConfigError(f"evaluator engine {(self.engines or (self.engine,))[0]!r} may only run beside "
+                                     "another engine in its group (e.g. --engines regorus-rvm,regorus-rvm,regorus)")
         origins = tuple(sorted(set(self.public_origins)))
         for origin in origins:
             parts = urlsplit(origin)

@@ -6,7 +6,7 @@ actions := {"signTransaction", "signMessage", "signTypedData", "signRaw", "grant
 errors contains sprintf("unknown principal %s", [input.principal]) if not data.principals[input.principal]
 
 errors contains sprintf("key %s is not registered for principal %s", [input.key, input.principal]) if {
-	principal := data.principals[input.principal] # one variable key at a time: see README.md, "Performance"
+	principal = data.principals[input.principal] # one variable key at a time: see README.md, "Performance"
 	principal
 	not principal.keys[input.key]
 }
@@ -25,7 +25,10 @@ errors contains sprintf("chain %d is not the chain of account %s", [input.reques
 	input.request.payload.chain_id != data.accounts[input.request.resource].chain_id
 }
 
-errors contains sprintf("asset %s is not allowlisted", [input.intent.token]) if not data.tokens[input.intent.token]
+errors contains sprintf("asset %s is not allowlisted", [token]) if {
+	token = input.intent.token # a request without an intent (not a transaction) adds nothing
+	not data.tokens[token]
+}
 
 errors contains sprintf("permissions can only be granted to a known principal, not %s", [input.request.resource]) if {
 	input.request.action == "grantPermission"

@@ -24,14 +24,14 @@ exceeded := spending | rate
 spending := {sprintf("spending limit %s exceeded", [id]) |
 	some id, limit in in_scope
 	limit.kind == "spending"
-	totals := input.spent[limit.window] # one variable key at a time: see README.md, "Performance"
+	totals = input.spent[limit.window] # one variable key at a time: see README.md, "Performance"
 	totals[limit.per].amount > limit.max_amount
 }
 
 rate := {sprintf("rate limit %s exceeded", [id]) |
 	some id, limit in in_scope
 	limit.kind == "rate"
-	totals := input.spent[limit.window]
+	totals = input.spent[limit.window]
 	transfers(limit, totals[limit.per]) > limit.max_count
 }
 

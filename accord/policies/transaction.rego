@@ -9,4 +9,4 @@ destination_id := concat(":", ["eip155", format_int(input.request.payload.chain_
 # address book classification, and "*" (which is what a rule without the criterion names).
 default destination_tags := {"*"}
 
-destination_tags := {"*", destination_id} | {class | class := data.address_book[destination_id].classification}
+destination_tags := {"*", destination_id} | {class | class = data.address_book[destination_id].classification}

@@ -32,6 +32,13 @@ def test_engines_are_measured_and_checked():
         EvaluatorConfig(engines=("regorus", "wasm", "opa"))
 
 
+@pytest.mark.parametrize("config", [{"engine": "regorus-rvm"}, {"engines": ("regorus-rvm",) * 3}])
+def test_the_compiled_evaluator_never_decides_alone(config):
+    """A group all on the RVM could turn one of its unsound answers into a token."""
+    with pytest.raises(EnclaveConfigError, match="'regorus-rvm' may only run beside another engine"):
+        EvaluatorConfig(**config)
+
+
 @pytest.fixture(scope="module")
 def mixed(scenario, tmp_path_factory) -> Deployment:
     return Deployment.in_process(state_dir=tmp_path_factory.mktemp("mixed"), bundle=scenario.publish(1),
@@ -76,3 +83,38 @@ def test_an_engine_that_answers_otherwise_is_named_and_no_token_exists(scenario,
     result = deployment.authorize(scenario.bob.signed_request("signMessage", "ops-wallet", {"message": "hi"}))
     assert result.status is Status.UNAVAILABLE and result.token is None
     assert result.code == minting.DIVERGENCE and result.enclaves == ("g0-e1-evaluator",)  # the OPA one
+
+
+RVM_MIXED = ("regorus-rvm", "regorus-rvm", "regorus")
+
+# Where the RVM answers otherwise (pinned in tests/policies/test_policy_divergences.py): an
+# assignment from an undefined reference succeeds on it.
+_RVM_DIVERGENT = """package accord
+
+default decision := {"decision": "forbid", "reasons": ["no rule permits this request"],
+	"approvals": {"required": [], "missing": [], "satisfied": []}}
+
+decision := {"decision": "permit", "reasons": ["engine quirk"],
+	"approvals": {"required": [], "missing": [], "satisfied": []}} if {
+	nothing := input.nothing
+}
+"""
+
+
+def test_a_group_with_the_compiled_evaluator_decides_and_names_its_divergence(scenario, tmp_path):
+    deployment = Deployment.in_process(state_dir=tmp_path / "state", bundle=scenario.publish(1),
+                                       evaluator=EvaluatorConfig(engines=RVM_MIXED))  # fmt: skip
+    assert [ev.status()["engine"] for ev in deployment.handles.groups[0].evaluators] == list(RVM_MIXED)
+    assert deployment.authorize(scenario.permit_request()).status is Status.PERMIT
+    assert deployment.authorize(scenario.confirm_request()).status is Status.CONFIRM
+    assert deployment.authorize(scenario.forbid_request()).status is Status.FORBID
+
+    data = json.dumps({"principals": scenario.data["principals"]}).encode()
+    quirk = publish(bundle_from_files([("policy.rego", _RVM_DIVERGENT.encode()), ("data.json", data)]), scenario.admin,
+                    tmp_path / "quirk", version=1)  # fmt: skip
+    deployment = Deployment.in_process(state_dir=tmp_path / "quirk-state", bundle=quirk,
+                                       evaluator=EvaluatorConfig(engines=RVM_MIXED))  # fmt: skip
+    result = deployment.authorize(scenario.bob.signed_request("signMessage", "ops-wallet", {"message": "hi"}))
+    assert result.status is Status.UNAVAILABLE and result.token is None
+    # The minority is named (here the interpreter, which is right): no token either way.
+    assert result.code == minting.DIVERGENCE and result.enclaves == ("g0-e2-evaluator",)

@@ -21,6 +21,7 @@ OPA_MISSING = "opa_bindings (optional extra opa-golib-python-bindings) is not in
 # Both engines, the OPA one marked `opa` and skipped (saying why) without the extra.
 ENGINE_PARAMS = [
     pytest.param("regorus", id="regorus"),
+    pytest.param("regorus-rvm", id="regorus-rvm"),
     pytest.param("opa", id="opa", marks=[pytest.mark.opa, pytest.mark.skipif(not opa_available(), reason=OPA_MISSING)]),
 ]
 

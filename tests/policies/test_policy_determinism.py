@@ -97,7 +97,10 @@ def test_engine_error_is_a_forbid_naming_it(engine_name, usdc_payout):
     )
     d = tiny_engine(engine_name, conflict).decide(prepare_input(usdc_payout(1)))
     assert d.decision is Verdict.FORBID
-    assert d.reasons[0].startswith("engine error: ") and "conflict" in d.reasons[0]
+    if engine_name == "regorus-rvm":  # the RVM turns errors into undefined (module docstring)
+        assert d.reasons == ("policy gave no decision: data.accord.decision is undefined",)
+    else:
+        assert d.reasons[0].startswith("engine error: ") and "conflict" in d.reasons[0]
 
 
 @pytest.mark.parametrize("engine_name", ENGINE_PARAMS)

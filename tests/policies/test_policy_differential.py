@@ -1,5 +1,6 @@
-"""Differential test: regorus and OPA must reach byte-identical decisions (reasons and
-approvals included) on generated requests over the shipped library and example data."""
+"""Differential test: regorus (interpreter and compiled RVM) and OPA must reach
+byte-identical decisions (reasons and approvals included) on generated requests over the
+shipped library and example data."""
 
 from __future__ import annotations
 
@@ -136,11 +137,8 @@ class Generator:
         }
 
 
-@pytest.mark.opa
-@pytest.mark.skipif(not opa_available(), reason=OPA_MISSING)
-def test_regorus_and_opa_agree(library):
-    regorus_engine = engine_class("regorus").load(*library)
-    opa_engine = engine_class("opa").load(*library)
+def assert_engines_agree(library, names: tuple[str, ...]) -> None:
+    engines = [engine_class(name).load(*library) for name in names]
     generator = Generator(library[1], SEED)
     verdicts: collections.Counter[str] = collections.Counter()
     compared = 0
@@ -149,9 +147,22 @@ def test_regorus_and_opa_agree(library):
             prepared = prepare_input(generator.request())
         except InputError:
             continue  # e.g. a total beyond 2^256: refused before any engine sees it
-        ours, theirs = regorus_engine.decide(prepared), opa_engine.decide(prepared)
-        assert ours.to_json() == theirs.to_json(), prepared.json.decode()
+        ours, *theirs = (engine.decide(prepared) for engine in engines)
+        for other in theirs:
+            assert ours.to_json() == other.to_json(), prepared.json.decode()
         verdicts[ours.decision.value] += 1
         compared += 1
-    print(f"\n{compared} decisions, identical on regorus and OPA: {dict(verdicts)}")
+    print(f"\n{compared} decisions, identical on {', '.join(names)}: {dict(verdicts)}")
     assert all(verdicts[v] >= 20 for v in ("permit", "forbid", "confirm")), verdicts
+
+
+@pytest.mark.opa
+@pytest.mark.skipif(not opa_available(), reason=OPA_MISSING)
+def test_regorus_and_opa_agree(library):
+    assert_engines_agree(library, ("regorus", "opa", "regorus-rvm"))
+
+
+def test_regorus_interpreter_and_rvm_agree(library):
+    """Where the compiled evaluator may be used (beside another engine): the library is
+    written so that it decides every generated request as the interpreter does."""
+    assert_engines_agree(library, ("regorus", "regorus-rvm"))

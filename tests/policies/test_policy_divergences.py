@@ -9,7 +9,7 @@ import pytest
 import regorus
 from conftest import OPA_MISSING
 
-from accord.bundles.engine import engine_class
+from accord.bundles.engine import UNDEFINED, engine_class
 from accord.bundles.opa_engine import opa_available
 
 pytestmark = [pytest.mark.opa, pytest.mark.skipif(not opa_available(), reason=OPA_MISSING)]
@@ -32,15 +32,30 @@ def test_negated_membership_of_an_undefined_ref_differs():
     assert got == {"regorus": ["e"], "opa": []}
 
 
-def test_regorus_rvm_is_unsound_and_not_used():
-    """Why RegorusEngine evaluates with the interpreter: the compiled RVM (0.13) binds an
-    undefined reference inside a comprehension, where the interpreter and OPA do not."""
-    source = 'package t\n\nx := {k | some k in ["a", "b"]; v := input.obj[k]}\n'
-    program = regorus.Program.compile_from_modules("{}", [("t.rego", source)], ["data.t.x"])
+def rvm_value(source: str, rule: str, input_json: str) -> object:
+    program = regorus.Program.compile_from_modules("{}", [("t.rego", source)], [rule])
     vm = regorus.Rvm()
     vm.load_program(program)
     vm.set_data_json("{}")
-    vm.set_input_json('{"obj": {"a": 1}}')
-    assert json.loads(vm.execute()) == ["a", "b"]
+    vm.set_input_json(input_json)
+    return json.loads(vm.execute())
+
+
+@pytest.mark.parametrize("source, rvm, interpreted", [
+    # an assignment from an undefined reference succeeds on the RVM ...
+    ("x := 1 if {\n\tt := input.missing.key\n}\n", 1, None),
+    # ... inside a comprehension too ...
+    ('x := {k | some k in ["a", "b"]; v := input.obj[k]}\n', ["a", "b"], ["a"]),
+    # ... and puts the undefined value into a set; unification (`=`) does not do this
+    ("x contains t if {\n\tt := input.missing\n}\n", ["<undefined>"], []),
+    ("x contains t if {\n\tt = input.missing\n}\n", [], []),
+    ('x := {k | some k in ["a", "b"]; v = input.obj[k]}\n', ["a"], ["a"]),
+])
+def test_regorus_rvm_binds_undefined_references(source, rvm, interpreted):
+    """Why the library binds a reference that may be undefined with `=`, and why the RVM
+    engine only runs beside another engine (accord/bundles/regorus_engine.py)."""
+    source = "package t\n\n" + source
+    assert rvm_value(source, "data.t.x", '{"obj": {"a": 1}}') == rvm
     for name in ("regorus", "opa"):
-        assert engine_class(name)({"t.rego": source}).document("data.t.x", b'{"obj": {"a": 1}}') == ["a"]
+        got = engine_class(name)({"t.rego": source}).document("data.t.x", b'{"obj": {"a": 1}}')
+        assert got == (UNDEFINED if interpreted is None else interpreted)

@@ -186,3 +186,30 @@ def test_raw_regorus_engine_touched_from_another_thread_panics():
     native = regorus.Engine()
     with pytest.raises(BaseException, match="unsendable"):
         in_thread(lambda: native.eval_query("x := 1"))
+
+
+def test_rvm_engine_refuses_a_decision_with_an_undefined_value_in_it(usdc_payout):
+    """The RVM puts an undefined value into a set where the interpreter leaves it out: the
+    engine names that as an engine error (a forbid, so a divergent evaluator) rather than
+    decide on it."""
+    policy = ('package accord\n\nreasons contains r if {\n\tr := input.missing\n}\n\n'
+              'decision := {"decision": "forbid", "reasons": reasons, "approvals": '
+              '{"required": [], "missing": [], "satisfied": []}}\n')
+    prepared = prepare_input(usdc_payout(1))
+    rvm = engine_class("regorus-rvm").load({"d.rego": policy}, {}).decide(prepared)
+    assert rvm.reasons == ("engine error: the compiled evaluator let an undefined value into data.accord.decision",)
+    interpreted = engine_class("regorus").load({"d.rego": policy}, {}).decide(prepared)
+    assert interpreted.reasons != rvm.reasons
+
+
+def test_rvm_engine_decides_on_the_rvm_and_keeps_the_thread_rule(library, usdc_payout, unraisable):
+    engine = engine_class("regorus-rvm").load(*library)
+    assert regorus_engine._thread_natives()[engine._token].rvm is not None
+    prepared = prepare_input(usdc_payout(50_000 * 10**6, approvals=["dave"]))
+    here = engine.decide(prepared).to_json()
+    assert in_thread(lambda: engine.decide(prepared).to_json()) == here  # that thread's own RVM
+    assert here == engine_class("regorus").load(*library).decide(prepared).to_json()
+    assert engine.document("data.accord.criteria.zero_amount") == "0" * 78  # the interpreter
+    del engine
+    gc.collect()
+    assert not unraisable

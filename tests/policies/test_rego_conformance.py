@@ -75,7 +75,8 @@ def test_every_case_is_loaded():
     assert len(CASES) == 195  # as the vectors README says
 
 
-@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+# The RVM engine answers only decisions on the RVM (the suite runs on the interpreter).
+@pytest.mark.parametrize("engine_name", [p for p in ENGINE_PARAMS if p.values[0] != "regorus-rvm"])
 def test_conformance_pass_rate(engine_name):
     passed: collections.Counter[str] = collections.Counter()
     total: collections.Counter[str] = collections.Counter()
