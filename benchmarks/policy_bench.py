@@ -6,7 +6,8 @@ accounts, address book entries and tokens; the policy is the shipped library (it
 left out). Everything the library reads is looked up by key, so the size of these maps
 should not show in the decision time.
 
-decision_us     median wall time of PolicyEngine.decide() on the prepared input of a USDC
+decision_us     median wall time of PolicyEngine.decide() (regorus's interpreter; rvm_decision_us:
+                the regorus-rvm engine, its compiled evaluator) on the prepared input of a USDC
                 payout that is permitted by the business-hours rule after checks, limits
                 (a 20-transfer history, totalled by prepare_input) and every rule were
                 evaluated. prepare_us (prepare_input, i.e. validation, intent decoding and
@@ -40,6 +41,7 @@ from accord.bundles.manifest import Revision
 from accord.bundles.policy_test import load_policy_dir
 from accord.bundles.regorus_engine import RegorusEngine
 from accord.bundles.verify import TrustPolicy, verify_bundle
+from accord.cpu_units import ed25519_costs
 from accord.protocols.jwk import KeyKind, SigningKey
 
 POLICY_DIR = Path(accord.__file__).parent / "policies"
@@ -144,6 +146,11 @@ def main() -> None:
     assert decision.reasons == ("permitted by rule ops-usdc-business-hours",), decision
     timed(lambda: engine.decide(prepared), 200)  # warm up
     decide_s, _ = timed(lambda: engine.decide(prepared), args.decisions)
+    rvm = engine_class("regorus-rvm").from_bundle(verified)
+    assert rvm.decide(prepared).to_json() == decision.to_json()
+    timed(lambda: rvm.decide(prepared), 200)  # warm up
+    rvm_s, _ = timed(lambda: rvm.decide(prepared), args.decisions)
+    rvm_engine_s, _ = timed(lambda: engine_class("regorus-rvm").from_bundle(verified), args.loads)
     opa_s: list[float] = []
     try:
         opa = engine_class("opa").from_bundle(verified)
@@ -158,10 +165,14 @@ def main() -> None:
         "decision_p90_us": round(statistics.quantiles(decide_s, n=10)[-1] * 1e6, 1),
         "prepare_us": us(prepare_s),
         "input_bytes": len(prepared.json),
+        "rvm_decision_us": us(rvm_s),
+        "rvm_decision_p90_us": round(statistics.quantiles(rvm_s, n=10)[-1] * 1e6, 1),
         "opa_decision_us": us(opa_s) if opa_s else None,
         "bundle_load_ms": ms(load_s),
         "verify_ms": ms(verify_s),
         "engine_ms": ms(engine_s),
+        "rvm_engine_ms": ms(rvm_engine_s),
+        **ed25519_costs(),
         "data_bytes": len(verified.files["data.json"]),
         "principals": len(data["principals"]),
         "address_book": len(data["address_book"]),
@@ -174,10 +185,14 @@ def main() -> None:
           f"{figures['address_book']} address book entries, {figures['rules']} rules)")
     print(f"decision (regorus): median {figures['decision_us']} us, p90 {figures['decision_p90_us']} us "
           f"[target <= 150]; input {figures['input_bytes']} bytes, prepare_input {figures['prepare_us']} us")
+    print(f"decision (regorus-rvm, the compiled evaluator): median {figures['rvm_decision_us']} us, "
+          f"p90 {figures['rvm_decision_p90_us']} us")
     if opa_s:
         print(f"decision (OPA):     median {figures['opa_decision_us']} us")
     print(f"bundle load: {figures['bundle_load_ms']} ms [target <= 50] = verify {figures['verify_ms']} ms "
-          f"+ engine {figures['engine_ms']} ms")
+          f"+ engine {figures['engine_ms']} ms (regorus-rvm engine: {figures['rvm_engine_ms']} ms)")
+    print(f"(a libsodium Ed25519 sign costs {figures['ed25519_sign_us']} us in this run, a verify "
+          f"{figures['ed25519_verify_us']} us)")
 
 
 if __name__ == "__main__":

@@ -141,9 +141,42 @@ def seeds() -> dict[str, list[bytes]]:
                                     "approvals": ["a.b.c"]})]  # fmt: skip
     out["authz_body"] = bodies
     out["decision_log"] = [_decision_log(client, NOW)]
+    out["policy_engines"] = _evaluator_inputs()
     out["gateway"] = [format_http(request), format_http(transfer), b"GET https://accord.example/healthz\n\n",
                       b"GET https://accord.example/.well-known/jwks.json\n\n", request.body]  # fmt: skip
     return out
+
+
+def _evaluator_inputs() -> list[bytes]:
+    """Evaluator inputs over the library's example data: a permit, a confirm, a forbid by
+    rule and by limit, a grant, a typed-data signature."""
+    data = json.loads((REPO / "accord" / "policies" / "data.json").read_text())
+    usdc = "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
+    kraken = next(k.split(":")[2] for k, v in data["address_book"].items() if v["label"] == "Kraken deposit")
+    monday = 1767607200  # 2026-01-05T10:00:00Z, inside the business-hours rule
+
+    def transfer(units: int) -> dict:
+        calldata = "0xa9059cbb" + kraken[2:].rjust(64, "0") + format(units, "064x")
+        return {"chain_id": 1, "to": usdc.rsplit(":", 1)[1], "value": 0, "data": calldata}
+
+    def raw(principal: str, action: str, resource: str, payload: dict, **extra) -> bytes:
+        return json.dumps({"request": {"action": action, "resource": resource, "payload": payload},
+                           "principal": principal, "key": next(iter(data["principals"][principal]["keys"])),
+                           "time": monday, "request_hash": "n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg",
+                           **extra}).encode()  # fmt: skip
+
+    history = [{"time": monday - 1800 * (n + 1), "principal": "bob", "account": "ops-wallet", "token": usdc,
+                "amount": 900_000 * 10**6, "destination": kraken} for n in range(3)]  # fmt: skip
+    return [
+        raw("bob", "signTransaction", "ops-wallet", transfer(5_000 * 10**6)),
+        raw("bob", "signTransaction", "ops-wallet", transfer(50_000 * 10**6), approvals=["dave"]),
+        raw("bob", "signTransaction", "ops-wallet", transfer(60_000 * 10**6), history=history),
+        raw("bob", "signRaw", "ops-wallet", {"raw": "0xdeadbeef"}),
+        raw("alice", "grantPermission", "bob", {"permissions": ["policy:read"]}),
+        raw("bob", "signTypedData", "ops-wallet", {"typed_data": {"types": {}, "primaryType": "PermitSingle", "domain": {
+            "name": "Permit2", "chainId": 1, "verifyingContract": "0x000000000022d473030f116ddee9f6b43ac78ba3"},
+            "message": {}}}),  # fmt: skip
+    ]
 
 
 def _decision_log(client, now: int) -> bytes:

@@ -386,6 +386,33 @@ def authz_body(data: bytes) -> None:
         pass
 
 
+@functools.cache
+def _library_engines() -> tuple:
+    """The shipped library on every engine a group may mix (OPA where installed)."""
+    from accord.bundles.engine import engine_class
+    from accord.bundles.opa_engine import opa_available
+    from accord.bundles.policy_test import load_policy_dir
+
+    modules, data = load_policy_dir(REPO / "accord" / "policies")
+    modules = {path: source for path, source in modules.items() if not path.endswith("_test.rego")}
+    names = ("regorus", "regorus-rvm", "opa") if opa_available() else ("regorus", "regorus-rvm")
+    return tuple((name, engine_class(name).load(modules, data)) for name in names)
+
+
+@target("evaluator inputs decided by the library on every engine (interpreter, RVM, OPA): they must agree")
+def policy_engines(data: bytes) -> None:
+    from accord.bundles.inputs import prepare_input
+    from accord.protocols import canonical_json
+
+    try:
+        prepared = prepare_input(canonical_json.loads(data))
+    except AccordError:
+        return
+    decisions = {name: engine.decide(prepared).to_json() for name, engine in _library_engines()}
+    if len(set(decisions.values())) != 1:
+        raise AssertionError(f"engines disagree on {prepared.json.decode()}: {decisions}")
+
+
 GATEWAY_STATUSES = frozenset({200, 202, 400, 401, 403, 404, 405, 409, 411, 413, 415, 422, 429, 503})
 
 

@@ -353,7 +353,7 @@ def prepare_input(raw: Mapping[str, Any]) -> PreparedInput:
     request = raw["request"]
     _require(request, {"action", "resource", "payload"}, set(), "request")
     action = request["action"]
-    if action not in _PAYLOADS:
+    if type(action) is not str or action not in _PAYLOADS:
         raise InputError(f"request.action must be one of {', '.join(ACTIONS)}, got {action!r}")
     payload = _PAYLOADS[action](request["payload"])
     key = _matching(raw["key"], _JKT, "key", "an RFC 7638 SHA-256 thumbprint (43 base64url chars)")

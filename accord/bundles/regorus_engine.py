@@ -22,6 +22,7 @@ undefined value surfaces is refused here as an engine error.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -174,6 +175,7 @@ class RegorusRvmEngine(RegorusEngine):
     docstring."""
 
     name = "regorus-rvm"
+    _data_json: str | None = None
 
     def _build_rvm(self) -> Any:
         if DECISION_RULE not in self._entry_points:
@@ -187,7 +189,10 @@ class RegorusRvmEngine(RegorusEngine):
             raise
         rvm = regorus.Rvm()
         rvm.load_program(program)
-        _native_call(rvm.set_data_json, canonical_json.dumps(self._data).decode("utf-8"), error=PolicyLoadError, where="data: ")
+        if self._data_json is None:  # once per engine, not per thread (a race computes it twice)
+            # Plain json: prepared data holds only what every JSON parser reads alike.
+            self._data_json = json.dumps(self._data, separators=(",", ":"))
+        _native_call(rvm.set_data_json, self._data_json, error=PolicyLoadError, where="data: ")
         return rvm
 
     def evaluate(self, rule: str, input_json: bytes | None = None) -> Any:

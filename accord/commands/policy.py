@@ -17,6 +17,11 @@ from accord.protocols.canonical_json import CanonicalJsonError
 _ENGINE = click.option(
     "--engine", type=click.Choice(sorted(ENGINES)), default=DEFAULT_ENGINE, show_default=True, help="Rego engine."
 )
+# regorus-rvm compiles only the decision (tests run on its interpreter): not offered for tests.
+_TEST_ENGINE = click.option(
+    "--engine", type=click.Choice(sorted(set(ENGINES) - {"regorus-rvm"})), default=DEFAULT_ENGINE, show_default=True,
+    help="Rego engine.",
+)
 
 
 @click.group("policy")
@@ -26,7 +31,7 @@ def policy() -> None:
 
 @policy.command("test")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@_ENGINE
+@_TEST_ENGINE
 @click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
 def test(directory: Path, engine: str, verbose: bool) -> None:
     """Run the test_* rules of DIRECTORY's *_test.rego files; exit 1 on any failure."""

@@ -119,3 +119,7 @@ def loads(data: bytes | str) -> Any:
         return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise CanonicalJsonError(f"invalid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:  # bytes that are not UTF-8 (JSON is, RFC 8259 section 8.1)
+        raise CanonicalJsonError(f"invalid JSON: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise CanonicalJsonError("invalid JSON: nested too deeply") from None

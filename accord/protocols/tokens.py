@@ -20,7 +20,7 @@ Claims (RFC 9068 names where they exist; `cnf.jkt` per RFC 9449):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from accord.protocols import canonical_json
@@ -60,7 +60,8 @@ class TokenClaims:
     resource: str  # ... on this resource
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
+        for name in _CLAIM_FIELDS:
+            value = getattr(self, name)
             kind = int if name in ("iat", "exp") else str
             if type(value) is not kind:
                 raise MalformedTokenClaims(f"claim {name!r} must be {kind.__name__}, got {type(value).__name__}")
@@ -70,7 +71,8 @@ class TokenClaims:
             raise MalformedTokenClaims(f"exp ({self.exp}) must be later than iat ({self.iat})")
 
     def to_dict(self) -> dict[str, Any]:
-        claims = asdict(self)
+        # The fields are flat strings and ints: no deep copy (dataclasses.asdict) needed.
+        claims = {name: getattr(self, name) for name in _CLAIM_FIELDS}
         claims["cnf"] = {"jkt": claims.pop("cnf_jkt")}
         return claims
 
@@ -81,15 +83,18 @@ class TokenClaims:
     @classmethod
     def from_dict(cls, claims: Mapping[str, Any]) -> TokenClaims:
         """Parse claims strictly: exactly the members above, `cnf` exactly `{"jkt": str}`."""
-        expected = {f for f in cls.__dataclass_fields__ if f != "cnf_jkt"} | {"cnf"}
+        expected = {f for f in _CLAIM_FIELDS if f != "cnf_jkt"} | {"cnf"}
         if not isinstance(claims, Mapping) or set(claims) != expected:
             got = sorted(claims) if isinstance(claims, Mapping) else type(claims).__name__
             raise MalformedTokenClaims(f"token claims must be exactly {sorted(expected)}, got {got}")
         cnf = claims["cnf"]
         if not isinstance(cnf, Mapping) or set(cnf) != {"jkt"}:
             raise MalformedTokenClaims('claim "cnf" must be {"jkt": <thumbprint>}')
-        fields = {k: v for k, v in claims.items() if k != "cnf"}
-        return cls(**fields, cnf_jkt=cnf["jkt"])
+        members = {k: v for k, v in claims.items() if k != "cnf"}
+        return cls(**members, cnf_jkt=cnf["jkt"])
+
+
+_CLAIM_FIELDS = tuple(f.name for f in fields(TokenClaims))
 
 
 def token_header(kid: str) -> bytes:

@@ -24,6 +24,8 @@ ENGINE_PARAMS = [
     pytest.param("regorus-rvm", id="regorus-rvm"),
     pytest.param("opa", id="opa", marks=[pytest.mark.opa, pytest.mark.skipif(not opa_available(), reason=OPA_MISSING)]),
 ]
+# The engines `accord policy test` runs Rego unit tests on (regorus-rvm compiles decisions only).
+TEST_RUNNER_ENGINE_PARAMS = [p for p in ENGINE_PARAMS if p.values[0] != "regorus-rvm"]
 
 USDC = "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
 ETH = "eip155:1/native"

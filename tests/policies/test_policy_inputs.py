@@ -119,6 +119,7 @@ def test_top_level_is_strict(make_request, change, problem):
 
 @pytest.mark.parametrize("action, payload, problem", [
     ("signEverything", {}, "request.action must be one of"),
+    (["signRaw"], {}, "request.action must be one of"),  # found by the policy_engines fuzz target
     ("signTransaction", {"chain_id": 1, "to": KRAKEN, "gas": 1}, "unknown members"),
     ("signTransaction", {"chain_id": 0, "to": KRAKEN}, "chain_id"),
     ("signTransaction", {"chain_id": 1, "to": KRAKEN[:-2]}, "20-byte hex address"),

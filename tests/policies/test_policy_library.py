@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from conftest import ENGINE_PARAMS, POLICY_DIR
+from conftest import POLICY_DIR, TEST_RUNNER_ENGINE_PARAMS
 
 from accord.bundles.policy_test import discover_tests, load_policy_dir, run_tests
 from accord.cli import main
 
 
-@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+@pytest.mark.parametrize("engine_name", TEST_RUNNER_ENGINE_PARAMS)
 def test_library_tests_pass(engine_name):
     result = CliRunner().invoke(main, ["policy", "test", str(POLICY_DIR), "--engine", engine_name, "-v"])
     assert result.exit_code == 0, result.output
@@ -36,7 +36,7 @@ test_errors if { 1 / 0 == 1 }
 """
 
 
-@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+@pytest.mark.parametrize("engine_name", TEST_RUNNER_ENGINE_PARAMS)
 def test_runner_reports_each_failure(tmp_path, engine_name):
     (tmp_path / "demo_test.rego").write_text(FAILING)
     report = run_tests(tmp_path, engine_name)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ENGINE_PARAMS
+from conftest import TEST_RUNNER_ENGINE_PARAMS
 
 from accord.bundles.engine import engine_class
 from accord.bundles.policy_errors import PolicyEngineError
@@ -75,8 +75,7 @@ def test_every_case_is_loaded():
     assert len(CASES) == 195  # as the vectors README says
 
 
-# The RVM engine answers only decisions on the RVM (the suite runs on the interpreter).
-@pytest.mark.parametrize("engine_name", [p for p in ENGINE_PARAMS if p.values[0] != "regorus-rvm"])
+@pytest.mark.parametrize("engine_name", TEST_RUNNER_ENGINE_PARAMS)
 def test_conformance_pass_rate(engine_name):
     passed: collections.Counter[str] = collections.Counter()
     total: collections.Counter[str] = collections.Counter()

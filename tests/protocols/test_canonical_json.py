@@ -155,3 +155,14 @@ def test_circular_values_fail_as_before():
     value.append(value)
     with pytest.raises(RecursionError):
         canonical_json.dumps(value)
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"\x80", "not UTF-8"),
+    (b'{"a": "\xff"}', "not UTF-8"),
+    (b"[" * 100_000, "nested too deeply"),
+])
+def test_loads_refuses_bytes_that_are_not_json_text(data, message):
+    """Found by the policy_engines fuzz target: these raised UnicodeDecodeError/RecursionError."""
+    with pytest.raises(canonical_json.CanonicalJsonError, match=message):
+        canonical_json.loads(data)
