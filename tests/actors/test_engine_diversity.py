@@ -72,15 +72,20 @@ decision := {"decision": "permit", "reasons": ["engine quirk"],
 """
 
 
+def _authorize_on_quirk(scenario, directory, policy: str, engines: tuple[str, ...]):
+    """One request to a fresh in-process deployment whose bundle is `policy` alone."""
+    data = json.dumps({"principals": scenario.data["principals"]}).encode()
+    quirk = publish(bundle_from_files([("policy.rego", policy.encode()), ("data.json", data)]), scenario.admin,
+                    directory / "published", version=1)  # fmt: skip
+    deployment = Deployment.in_process(state_dir=directory / "state", bundle=quirk,
+                                       evaluator=EvaluatorConfig(engines=engines))  # fmt: skip
+    return deployment.authorize(scenario.bob.signed_request("signMessage", "ops-wallet", {"message": "hi"}))
+
+
 @pytest.mark.opa
 @needs_opa
 def test_an_engine_that_answers_otherwise_is_named_and_no_token_exists(scenario, tmp_path):
-    data = json.dumps({"principals": scenario.data["principals"]}).encode()
-    quirk = publish(bundle_from_files([("policy.rego", _DIVERGENT.encode()), ("data.json", data)]), scenario.admin,
-                    tmp_path / "published", version=1)  # fmt: skip
-    deployment = Deployment.in_process(state_dir=tmp_path / "state", bundle=quirk,
-                                       evaluator=EvaluatorConfig(engines=MIXED))  # fmt: skip
-    result = deployment.authorize(scenario.bob.signed_request("signMessage", "ops-wallet", {"message": "hi"}))
+    result = _authorize_on_quirk(scenario, tmp_path / "quirk", _DIVERGENT, MIXED)
     assert result.status is Status.UNAVAILABLE and result.token is None
     assert result.code == minting.DIVERGENCE and result.enclaves == ("g0-e1-evaluator",)  # the OPA one
 
@@ -109,12 +114,7 @@ def test_a_group_with_the_compiled_evaluator_decides_and_names_its_divergence(sc
     assert deployment.authorize(scenario.confirm_request()).status is Status.CONFIRM
     assert deployment.authorize(scenario.forbid_request()).status is Status.FORBID
 
-    data = json.dumps({"principals": scenario.data["principals"]}).encode()
-    quirk = publish(bundle_from_files([("policy.rego", _RVM_DIVERGENT.encode()), ("data.json", data)]), scenario.admin,
-                    tmp_path / "quirk", version=1)  # fmt: skip
-    deployment = Deployment.in_process(state_dir=tmp_path / "quirk-state", bundle=quirk,
-                                       evaluator=EvaluatorConfig(engines=RVM_MIXED))  # fmt: skip
-    result = deployment.authorize(scenario.bob.signed_request("signMessage", "ops-wallet", {"message": "hi"}))
+    result = _authorize_on_quirk(scenario, tmp_path / "quirk", _RVM_DIVERGENT, RVM_MIXED)
     assert result.status is Status.UNAVAILABLE and result.token is None
     # The minority is named (here the interpreter, which is right): no token either way.
     assert result.code == minting.DIVERGENCE and result.enclaves == ("g0-e2-evaluator",)
