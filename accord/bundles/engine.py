@@ -129,8 +129,6 @@ class PolicyEngine(ABC):
         """What `load` checks, without raising: (the engine or None, one line per problem).
         As many problems as can be found in one pass are listed (a module that does not
         parse stops the checks that need an engine)."""
-        from accord.bundles.regorus_engine import defined_rules  # the rule index: engine-neutral
-
         problems = nondeterministic_calls(modules)
         try:
             prepared = prepare_data(data)
@@ -139,7 +137,7 @@ class PolicyEngine(ABC):
             prepared = None
         try:
             engine = cls(modules, prepared or {}, entry_points=(DECISION_RULE, DATA_ERRORS_RULE))
-            defined = defined_rules(modules, (DECISION_RULE, DATA_ERRORS_RULE))
+            defined = engine.defined(modules, (DECISION_RULE, DATA_ERRORS_RULE))
         except PolicyLoadError as exc:
             return None, [*problems, str(exc)]
         if DECISION_RULE not in defined:
@@ -148,6 +146,13 @@ class PolicyEngine(ABC):
         if prepared is not None and DATA_ERRORS_RULE in defined:
             problems.extend(_data_errors(engine))
         return (None if problems else engine), problems
+
+    def defined(self, modules: Mapping[str, str], rules: Sequence[str]) -> set[str]:
+        """Which of `rules` `modules` (the ones this engine loaded) define, whatever their
+        value for any input. Raises PolicyLoadError for a bad module."""
+        from accord.bundles.regorus_engine import defined_rules  # regorus's rule index: engine-neutral
+
+        return defined_rules(modules, rules)
 
     @classmethod
     def from_bundle(cls: type[E], bundle: BundleLike) -> E:

@@ -77,6 +77,11 @@ def defined_rules(modules: Mapping[str, str], rules: Sequence[str]) -> set[str]:
     engine = regorus.Engine()
     for path, source in sorted(modules.items()):
         _native_call(engine.add_policy, path, source, error=PolicyLoadError, where=f"{path}: ")
+    return _defined_in(engine, rules)
+
+
+def _defined_in(engine: Any, rules: Sequence[str]) -> set[str]:
+    """Which of `rules` a native engine's modules define."""
     defined = set()
     for rule in rules:
         try:
@@ -143,6 +148,10 @@ class RegorusEngine(PolicyEngine):
             _native_call(native.engine.set_input_json, input_json.decode("utf-8"), error=EngineEvalError, where="input: ")
             native.has_input = True
         return native.engine
+
+    def defined(self, modules: Mapping[str, str], rules: Sequence[str]) -> set[str]:
+        # This engine's own rule index: no second parse of the modules.
+        return _defined_in(self._native(), rules)
 
     def document(self, path: str, input_json: bytes | None = None) -> Any:
         results = self.query(f"__value = {path}", input_json)
