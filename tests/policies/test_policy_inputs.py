@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 from conftest import ETH, MONDAY_10AM, USDC, erc20_transfer
 
 from accord.bundles.inputs import AMOUNT_DIGITS, MAX_AMOUNT, amount, prepare_data, prepare_input, transaction_intent
@@ -34,6 +37,39 @@ def test_prepare_data_pads_amount_members_and_keeps_the_rest():
     assert out["limits"]["l"]["nested"][0]["amount"] == amount(7)
     assert out["limits"]["l"]["max_count"] == 3 and out["flag"] is True and out["name"] is None
     assert data["limits"]["l"]["max_amount"] == "10"  # the caller's document is not modified
+
+
+def _padded_copy(value):
+    """The obvious reading of prepare_data: a full copy, amount members padded."""
+    if isinstance(value, dict):
+        return {k: amount(v) if k == "amount" or k.endswith("_amount") else _padded_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_padded_copy(v) for v in value]
+    return value
+
+
+_AMOUNTS = st.dictionaries(st.sampled_from(["amount", "max_amount", "fee_amount"]),
+                           st.integers(0, 10**30) | st.integers(0, 10**30).map(str), max_size=2)  # fmt: skip
+_DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(st.dictionaries(st.sampled_from("abcd"), inner, max_size=4),
+                                                          _AMOUNTS).map(lambda p: {**p[0], **p[1]}),  # fmt: skip
+    max_leaves=30,
+)
+
+
+@given(st.dictionaries(st.sampled_from("xyz"), _DOCUMENTS, max_size=3))
+def test_prepare_data_is_the_padded_copy_and_leaves_its_argument_alone(data):
+    before = copy.deepcopy(data)
+    assert prepare_data(data) == _padded_copy(data)
+    assert data == before
+
+
+def test_prepare_data_shares_what_it_does_not_change():
+    unchanged = {"principals": {"p": {"keys": ["k1", "k2"]}}}
+    out = prepare_data({**unchanged, "limits": [{"name": "l"}, {"max_amount": 5}]})
+    assert out["principals"] is unchanged["principals"]  # no copy of the (large) rest of the data
+    assert out["limits"] == [{"name": "l"}, {"max_amount": amount(5)}]
 
 
 @pytest.mark.parametrize("data, where", [
