@@ -10,11 +10,12 @@ asking for a raw signature (forbid: nobody signs raw bytes).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 from accord.bundles.publish import library_bundle, library_data, publish, with_principal
 from accord.client import Client
-from accord.protocols.jwk import KeyKind, SigningKey
+from accord.protocols.jwk import KeyKind, PublicJwk, SigningKey
 
 USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
 
@@ -46,8 +47,7 @@ class Scenario:
 
     # The three kinds of decision the demo shows.
     def permit_request(self, units: int = 5_000_000, *, client: Client | None = None, **kw):
-        payload = erc20_transfer(self.address("internal"), units)
-        return (client or self.bob).signed_request("signTransaction", "ops-wallet", payload, **kw)
+        return internal_transfer(client or self.bob, self.address("internal"), units, **kw)
 
     def confirm_request(self, approvals=(), **kw):
         payload = erc20_transfer(self.address("exchange"), 50_000_000_000)
@@ -55,6 +55,19 @@ class Scenario:
 
     def forbid_request(self, **kw):
         return self.bob.signed_request("signRaw", "ops-wallet", {"raw": "0xdeadbeef"}, **kw)
+
+
+def internal_transfer(client: Client, to: str, units: int = 5_000_000, **kw):
+    """`client` asks to sign a USDC transfer of `units` to the company's own wallet `to`:
+    permitted for a treasury-ops member under its spending and rate limits."""
+    return client.signed_request("signTransaction", "ops-wallet", erc20_transfer(to, units), **kw)
+
+
+def operator_principals(keys: Sequence[PublicJwk], first: int = 0) -> dict[str, dict]:
+    """Principals `ops-<first>`, `ops-<first+1>`, ... of the treasury-ops group, one key each."""
+    return {f"ops-{first + index}": {"roles": ["member"], "groups": ["treasury-ops"],
+                                     "keys": {key.thumbprint: key.to_dict()}}
+            for index, key in enumerate(keys)}  # fmt: skip
 
 
 def make_scenario(directory: str | Path, *, operators: int = 0) -> Scenario:
@@ -68,8 +81,6 @@ def make_scenario(directory: str | Path, *, operators: int = 0) -> Scenario:
     for name, client in (("bob", bob), ("dave", dave), ("erin", erin)):
         data = with_principal(data, name, client.key.public)
     extra = tuple(Client(SigningKey.generate()) for _ in range(operators))
-    for index, client in enumerate(extra):  # `data` is already this scenario's own copy
-        key = client.key.public
-        data["principals"][f"ops-{index}"] = {"roles": ["member"], "groups": ["treasury-ops"],
-                                              "keys": {key.thumbprint: key.to_dict()}}  # fmt: skip
+    # `data` is already this scenario's own copy
+    data["principals"].update(operator_principals([client.key.public for client in extra]))
     return Scenario(SigningKey.generate(), bob, dave, erin, mallory, data, Path(directory), extra)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,10 +28,12 @@ from typing import Any
 import psutil
 
 from accord.cluster.batching import BatchConfig, BatchingAuthorizer
+from accord.cluster.load import ActorAuthorizer, DriverPool, Load, Target, http_submit
+from accord.config.topology import Topology
 from accord.cpu_units import ed25519_costs
 from accord.enclave.configuration import EvaluatorConfig
 from accord.protocols.minting import Status
-from accord.scenario import Scenario, make_scenario
+from accord.scenario import make_scenario
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class BenchConfig:
     address: str | None = None  # an existing Ray cluster whose nodes offer enclave-<g>-<i>
     state_dir: str | None = None  # on a multi-node cluster: storage every host can reach
     engines: tuple[str, ...] = ()  # Rego engine per group member (empty: the default)
+    drivers: int = 1  # load-generator processes (1: the clients run in the bench's own process)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.drivers <= 64:
+            raise ValueError(f"drivers must be 1..64, got {self.drivers}")
 
 
 @dataclass
@@ -73,51 +79,6 @@ def _percentile(values: Sequence[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-class _Load:
-    """Client threads signing and submitting requests until a deadline."""
-
-    def __init__(self, scenario: Scenario, submit: Callable[[Any], Any]) -> None:
-        self._scenario = scenario
-        self._submit = submit
-        self._next = 0
-        self._lock = threading.Lock()
-
-    def _client(self):
-        with self._lock:
-            self._next += 1
-            operators = self._scenario.operators
-            return operators[self._next % len(operators)]
-
-    def run(self, concurrency: int, seconds: float, tick: Callable[[int], None] | None = None) -> dict[str, Any]:
-        latencies: list[float] = []
-        statuses: dict[str, int] = {}
-        signing = [0.0]
-        stop = time.monotonic() + seconds
-        lock = threading.Lock()
-
-        def worker() -> None:
-            while time.monotonic() < stop:
-                before = time.thread_time()
-                request = self._scenario.permit_request(client=self._client())
-                spent = time.thread_time() - before
-                start = time.perf_counter()
-                result = self._submit(request)
-                elapsed = time.perf_counter() - start
-                with lock:
-                    signing[0] += spent
-                    latencies.append(elapsed)
-                    statuses[result.status.value] = statuses.get(result.status.value, 0) + 1
-                if tick:
-                    tick(1)
-
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return {"latencies": latencies, "statuses": statuses, "signing_s": signing[0]}
 
 
 def _cluster_cpu() -> float:
@@ -145,15 +106,15 @@ def _stage_delta(before: dict, after: dict, tokens: int) -> dict[str, float]:
     return {k: round(v / max(tokens, 1) * 1e6, 1) for k, v in sorted(sums.items())}
 
 
-def measure_level(load: _Load, concurrency: int, seconds: float, stats: Callable[[], dict],
+def measure_level(load: Load | DriverPool, concurrency: int, seconds: float, stats: Callable[[], dict],
                   tick: Callable[[int], None] | None = None) -> LevelResult:  # fmt: skip
     stats_before, cpu_before, start = stats(), _cluster_cpu(), time.perf_counter()
     outcome = load.run(concurrency, seconds, tick)
     elapsed = time.perf_counter() - start
     cpu = _cluster_cpu() - cpu_before
-    statuses = outcome["statuses"]
+    statuses = outcome.statuses
     tokens = statuses.get(Status.PERMIT.value, 0)
-    latencies_ms = [x * 1000 for x in outcome["latencies"]]
+    latencies_ms = [x * 1000 for x in outcome.latencies]
     return LevelResult(
         concurrency=concurrency, tokens=tokens,
         other={k: v for k, v in statuses.items() if k != Status.PERMIT.value},
@@ -161,8 +122,8 @@ def measure_level(load: _Load, concurrency: int, seconds: float, stats: Callable
         p50_ms=round(_percentile(latencies_ms, 0.50), 2), p90_ms=round(_percentile(latencies_ms, 0.90), 2),
         p99_ms=round(_percentile(latencies_ms, 0.99), 2),
         cpu_ms_per_token=round(cpu / max(tokens, 1) * 1000, 3),
-        server_cpu_ms_per_token=round((cpu - outcome["signing_s"]) / max(tokens, 1) * 1000, 3),
-        client_sign_ms=round(outcome["signing_s"] / max(len(latencies_ms), 1) * 1000, 3),
+        server_cpu_ms_per_token=round((cpu - outcome.signing_s) / max(tokens, 1) * 1000, 3),
+        client_sign_ms=round(outcome.signing_s / max(len(latencies_ms), 1) * 1000, 3),
         stages_us_per_token=_stage_delta(stats_before, stats(), tokens),
     )  # fmt: skip
 
@@ -176,37 +137,62 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
     from accord.actors.baseline import SingleKeyAuthority
     from accord.actors.options import remote
     from accord.bundles.sources import Fetcher
-    from accord.cluster.deployment import Deployment
+    from accord.cluster.deployment import Deployment, init_ray
 
     # The library's rate limit lets each operator sign 20 transfers an hour: spread the run's
     # requests (up to ~400/s over every level and the baseline) so that none hits it.
     seconds = (len(config.concurrency) + 1) * (config.duration + config.warmup)
     operators = config.operators or max(200, 4 * max(config.concurrency), int(seconds * 400 / 20))
+    ray_options: dict[str, Any] = {"logging_level": "ERROR"}
+    if config.num_cpus:
+        ray_options["num_cpus"] = config.num_cpus
+    # Its own namespace: on a shared cluster the bench never touches a running deployment.
+    namespace = f"accord-bench-{os.getpid()}-{int(time.time())}"
+    # The same batches in flight in all, however many drivers share them.
+    batch = BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,
+                        max_in_flight=max(1, 2 * config.groups // config.drivers))  # fmt: skip
+    pool: DriverPool | None = None
+    deployment: Deployment | None = None
+    gateway = None
+    batchers: list[BatchingAuthorizer] = []
+
+    def aim(target: Target) -> Load | DriverPool:
+        """The load, in the drivers or in this process, sending to `target`."""
+        if pool is not None:
+            pool.aim(target, batch)
+            return pool
+        if target.url is not None:
+            submit = http_submit(target.url)
+        else:
+            authorizer = deployment if target.namespace else ActorAuthorizer(target.authority)
+            batchers.append(BatchingAuthorizer(authorizer, batch))
+            submit = batchers[-1].authorize
+        return Load(scenario.operators, lambda client: scenario.permit_request(client=client), submit)
+
     with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
         workdir = Path(tmp)
-        scenario = make_scenario(workdir / "published", operators=operators)
-        sources = scenario.publish(1)
-        ray_options = {"logging_level": "ERROR"}
-        if config.num_cpus:
-            ray_options["num_cpus"] = config.num_cpus
-        state_dir = Path(config.state_dir) / f"bench-{int(time.time())}" if config.state_dir else workdir / "state"
-        # Its own namespace: on a shared cluster the bench never touches a running deployment.
-        evaluator = EvaluatorConfig(engines=config.engines) if config.engines else None
-        deployment = Deployment.start(state_dir=state_dir, bundle=sources, groups=config.groups, address=config.address,
-                                      evaluator=evaluator,
-                                      ray_options=None if config.address else ray_options,
-                                      namespace=f"accord-bench-{os.getpid()}-{int(time.time())}")  # fmt: skip
-        batch = BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,
-                            max_in_flight=2 * config.groups)  # fmt: skip
-        gateway = None
         try:
+            if config.drivers > 1:  # Ray first: the drivers make their operators' keys before the bundle exists
+                init_ray(config.address, namespace, Topology(config.groups), None if config.address else ray_options)
+            scenario = make_scenario(workdir / "published", operators=0 if config.drivers > 1 else operators)
+            if config.drivers > 1:
+                pool = DriverPool(config.drivers, operators, scenario.address("internal"), local=config.via == "http")
+                scenario.data["principals"].update(pool.principals())
+            sources = scenario.publish(1)
+            state_dir = Path(config.state_dir) / f"bench-{int(time.time())}" if config.state_dir else workdir / "state"
+            evaluator = EvaluatorConfig(engines=config.engines) if config.engines else None
+            deployment = Deployment.start(state_dir=state_dir, bundle=sources, groups=config.groups,
+                                          address=config.address, evaluator=evaluator,
+                                          ray_options=None if config.address else ray_options,
+                                          namespace=namespace)  # fmt: skip
             if config.via == "http":
-                submit, gateway = _http_submitter(deployment, batch)
+                gateway = _gateway(deployment, BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,
+                                                           max_in_flight=2 * config.groups))  # fmt: skip
+                load = aim(Target(url=gateway.url))
             else:
-                batcher = BatchingAuthorizer(deployment, batch)
-                submit = batcher.authorize
-            load = _Load(scenario, submit)
-            echo(f"deployment up: {config.groups} signing group(s), {operators} operators; warming up")
+                load = aim(Target(namespace=namespace))
+            echo(f"deployment up: {config.groups} signing group(s), {operators} operators, "
+                 f"{config.drivers} load driver process(es); warming up")  # fmt: skip
             load.run(min(8, max(config.concurrency)), config.warmup)
             levels = []
             for concurrency in config.concurrency:
@@ -215,57 +201,34 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
             baseline = None
             if config.baseline:
                 fetched = Fetcher().fetch_all(sources)
-                authority = remote(SingleKeyAuthority, "baseline", "accord-baseline", deployment.config.namespace,
+                authority = remote(SingleKeyAuthority, "baseline", "accord-baseline", namespace,
                                    deployment.config.topology.slots()[0]).remote(
                     deployment.config, fetched.bundle, fetched.signature, fetched.public_key)  # fmt: skip
-                baseline_batcher = BatchingAuthorizer(_ActorAuthorizer(authority), BatchConfig(
-                    max_batch=config.max_batch, max_delay_ms=config.max_delay_ms, max_in_flight=2))  # fmt: skip
-                baseline_load = _Load(scenario, baseline_batcher.authorize)
+                baseline_load = aim(Target(authority=authority))
                 baseline_load.run(8, config.warmup)
                 top = max(config.concurrency)
                 tick = progress(f"baseline    {top:>3}", config.duration) if progress else None
                 stats = lambda: {"baseline-authority": ray.get(authority.stats.remote())}  # noqa: E731
                 baseline = measure_level(baseline_load, top, config.duration, stats, tick)
-                baseline_batcher.close()
                 ray.kill(authority)
         finally:
+            for batcher in batchers:
+                batcher.close()
+            if pool is not None:
+                pool.close()
             if gateway is not None:
                 gateway.stop()
-            deployment.shutdown()
+            if deployment is not None:
+                deployment.shutdown()
             ray.shutdown()
     return _report(config, levels, baseline)
 
 
-class _ActorAuthorizer:
-    def __init__(self, actor: Any) -> None:
-        self._actor = actor
-
-    def authorize_many(self, requests):
-        import ray
-
-        return ray.get(self._actor.authorize.remote(list(requests)))
-
-
-def _http_submitter(deployment, batch: BatchConfig):
-    """Requests through the HTTP gateway (uvicorn in this process, httpx clients)."""
-    import httpx
-
+def _gateway(deployment, batch: BatchConfig):
+    """The HTTP gateway in this process (uvicorn on the loopback), for `via="http"`."""
     from accord.cluster.gateway import ServerThread, create_app
-    from accord.protocols.minting import AuthorizationResult
 
-    server = ServerThread(create_app(deployment, public_base_url="https://accord.invalid", batch=batch)).start()
-    local = threading.local()
-
-    def submit(request):
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(base_url=server.url, timeout=60)
-        response = client.post("/v1/authorize", content=request.body, headers=dict(request.headers))
-        status = {200: Status.PERMIT, 403: Status.FORBID, 202: Status.CONFIRM}.get(response.status_code,
-                                                                                 Status.UNAVAILABLE)  # fmt: skip
-        return AuthorizationResult(status, "")
-
-    return submit, server
+    return ServerThread(create_app(deployment, public_base_url="https://accord.invalid", batch=batch)).start()
 
 
 def _report(config: BenchConfig, levels: list[LevelResult], baseline: LevelResult | None) -> dict[str, Any]:

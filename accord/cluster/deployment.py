@@ -34,6 +34,7 @@ from accord.actors.activation import Activation, ActivationRefused, activate_at_
 from accord.cluster.bootstrap import BootstrapError, activate_bundle, pair_group, provision_group, run_dkg
 from accord.cluster.ray_auth import require_token_auth
 from accord.config.deployment import NAMESPACE, DeploymentConfig
+from accord.config.topology import Topology
 from accord.enclave.configuration import EnclaveConfig, EvaluatorConfig, KmsKind, KmsSettings, Platform
 from accord.enclave.keyshare import MAX_RETIREMENT
 from accord.enclave.platform.errors import EnclaveConfigError
@@ -184,11 +185,7 @@ class Deployment:
                              allow_debug=allow_debug, platform=platform, kms=kms,
                              bundle_threshold=bundle_threshold)  # fmt: skip
         if not ray.is_initialized():
-            if address is None:
-                ray.init(address="local", resources=config.topology.resources(), include_dashboard=False,
-                         namespace=namespace, log_to_driver=False, **(ray_options or {}))  # fmt: skip
-            else:
-                _connect_ray(address, namespace, ray_options)
+            init_ray(address, namespace, config.topology, ray_options)
         say = progress or _quiet
         say(f"starting the enclave actors: {config.topology.groups} signing group(s) of "
             f"{len(config.topology.group(0))} hosts")  # fmt: skip
@@ -446,6 +443,18 @@ class Deployment:
 
 def _specs(groups: Sequence[GroupHandles]) -> list[GroupSpec]:
     return [GroupSpec(i, tuple(g.evaluator_ids), tuple(g.evaluators), tuple(g.keyshares)) for i, g in enumerate(groups)]
+
+
+def init_ray(address: str | None, namespace: str, topology: Topology, options: dict[str, Any] | None = None) -> None:
+    """Start an embedded Ray cluster whose one node hosts every enclave slot of `topology`
+    (`address` None), or join the cluster at `address`."""
+    import ray
+
+    if address is None:
+        ray.init(address="local", resources=topology.resources(), include_dashboard=False,
+                 namespace=namespace, log_to_driver=False, **(options or {}))  # fmt: skip
+    else:
+        _connect_ray(address, namespace, options)
 
 
 def _connect_ray(address: str, namespace: str, options: dict[str, Any] | None) -> None:

@@ -34,16 +34,19 @@ def _levels(_ctx, _param, values) -> tuple[int, ...]:
 @click.option("--state-dir", help="With --address and simulated enclaves: a directory every host can reach.")
 @click.option("--engines", callback=engine_list, metavar="E1,E2,E3",
               help="Rego engine of each group member, as for `accord up` (e.g. regorus-rvm,regorus-rvm,regorus).")
+@click.option("--drivers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Load-generator processes (Ray actors; each makes its own clients' keys). 1: this process.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw throughput and latency to this PNG.")
 def bench(duration, concurrency, groups, via, max_batch, max_delay_ms, operators, no_baseline, num_cpus, address,
-          state_dir, engines, as_json, plot) -> None:  # fmt: skip
+          state_dir, engines, drivers, as_json, plot) -> None:  # fmt: skip
     """Drive signed requests through the whole path and report tokens/s, latency and CPU."""
     from accord.cluster.bench import BenchConfig, plot as draw, run_bench
 
     config = BenchConfig(duration=duration, concurrency=concurrency, groups=groups, via=via, max_batch=max_batch,
                          max_delay_ms=max_delay_ms, operators=operators, baseline=not no_baseline,
-                         num_cpus=num_cpus, address=address, state_dir=state_dir, engines=engines)  # fmt: skip
+                         num_cpus=num_cpus, address=address, state_dir=state_dir, engines=engines,
+                         drivers=drivers)  # fmt: skip
     bars = []
 
     def progress(label: str, seconds: float):

@@ -184,7 +184,7 @@ def test_a_cluster_started_with_the_ray_cli_deploys_signs_and_survives_a_host_re
         gateway = None
         assert accord(ray_env, "down", "--address", address, "--state-dir", state).returncode == 0
 
-        bench = accord(ray_env, "bench", "--address", address, "--duration", "3", "--concurrency", "1,8",
+        bench = accord(ray_env, "bench", "--address", address, "--duration", "3", "--concurrency", "1,8", "--drivers", "2",
                        "--no-baseline", "--json", timeout=400)  # fmt: skip
         assert bench.returncode == 0, bench.stdout[-2000:] + bench.stderr[-2000:]
         report = json.loads(bench.stdout[bench.stdout.index("{"):])
