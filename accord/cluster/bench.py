@@ -2,17 +2,19 @@
 
 The load: `concurrency` client threads, each signing a request (RFC 9421, a fresh nonce, a
 treasury operator's own key: the policy's rate limit allows each 20 transfers an hour, so
-the load is spread over many operators) and waiting for its result. Requests go through the
-Python API's micro-batcher (or, with `via="http"`, through the HTTP gateway), then the
+the load is spread over many operators) and waiting for its result, in this process or
+spread over `drivers` load-generator processes (`accord.cluster.load`). Requests go through
+the Python API's micro-batcher (or, with `via="http"`, through the HTTP gateway), then the
 TokenMinter, the three evaluators of a signing group, their KeyShares and the aggregation.
 
 Reported per concurrency level: tokens/s, latency p50/p90/p99, CPU per token (all processes
-of the embedded cluster, from the OS; `server_cpu_ms_per_token` leaves out the load
-generator's request signing) and per stage (each service's own thread time); once, the cost
-of a libsodium Ed25519 sign and verify on this machine, the unit of the speed targets
-(`server_cpu_signs_per_token`). In the
-same run, the single-key baseline (`actors.baseline`) serves the same load: same evaluator
-code, policy and data, one plain Ed25519 signer.
+of the embedded cluster and the drivers, from the OS; on a cluster the bench joined, only
+this process and the drivers; `server_cpu_ms_per_token` leaves out the load generator's
+request signing) and per stage (each service's own thread time); once, the cost of a
+libsodium Ed25519 sign and verify on this machine, the unit of the speed targets
+(`server_cpu_signs_per_token`). In the same run, the single-key baseline
+(`actors.baseline`) serves the same load: same evaluator code, policy and data, one plain
+Ed25519 signer.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def measure_level(load: Load | DriverPool, concurrency: int, seconds: float, sta
     stats_before, cpu_before, start = stats(), _cluster_cpu(), time.perf_counter()
     outcome = load.run(concurrency, seconds, tick)
     elapsed = time.perf_counter() - start
-    cpu = _cluster_cpu() - cpu_before
+    cpu = _cluster_cpu() - cpu_before + outcome.outside_cpu_s
     statuses = outcome.statuses
     tokens = statuses.get(Status.PERMIT.value, 0)
     latencies_ms = [x * 1000 for x in outcome.latencies]

@@ -9,11 +9,14 @@ data before it publishes the bundle: a client's private key never leaves its pro
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import psutil
 
 from accord.client import Client
 from accord.cluster.batching import BatchConfig, BatchingAuthorizer
@@ -33,12 +36,16 @@ class Outcome:
     latencies: list[float] = field(default_factory=list)  # seconds
     statuses: dict[str, int] = field(default_factory=dict)
     signing_s: float = 0.0  # CPU of the clients' request signing (thread time)
+    # CPU of load processes that the bench's own process tree does not hold (drivers on a
+    # cluster the bench joined), which its CPU figures must add to stay whole.
+    outside_cpu_s: float = 0.0
 
     def merge(self, other: Outcome) -> None:
         self.latencies.extend(other.latencies)
         for status, count in other.statuses.items():
             self.statuses[status] = self.statuses.get(status, 0) + count
         self.signing_s += other.signing_s
+        self.outside_cpu_s += other.outside_cpu_s
 
 
 class Load:
@@ -167,10 +174,16 @@ class LoadDriver:
             submit = self._batcher.authorize
         self._load = Load(self._clients, lambda client: internal_transfer(client, self._to), submit)
 
-    def run(self, concurrency: int, seconds: float) -> Outcome:
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, concurrency: int, seconds: float) -> tuple[Outcome, float]:
+        """The outcome, and this process's CPU seconds over the run."""
         if self._load is None:
             raise RuntimeError("aim the driver at a target first")
-        return self._load.run(concurrency, seconds) if concurrency else Outcome()
+        before = sum(psutil.Process().cpu_times()[:2])
+        outcome = self._load.run(concurrency, seconds) if concurrency else Outcome()
+        return outcome, sum(psutil.Process().cpu_times()[:2]) - before
 
     def close(self) -> None:
         if self._batcher is not None:
@@ -202,6 +215,10 @@ class DriverPool:
         counts = split(operators, drivers)
         firsts = [sum(counts[:index]) for index in range(drivers)]
         self._drivers = [actor.remote(first, count, to) for first, count in zip(firsts, counts)]
+        # Drivers on an embedded cluster are this process's descendants (their CPU is in
+        # the bench's process-tree figure); on a cluster the bench joined they are not.
+        tree = {child.pid for child in psutil.Process().children(recursive=True)}
+        self._outside = [pid not in tree for pid in ray.get([driver.pid.remote() for driver in self._drivers])]
 
     def principals(self) -> dict[str, dict]:
         """Every driver's operators, to put into the data before the bundle is published."""
@@ -220,13 +237,15 @@ class DriverPool:
     def run(self, concurrency: int, seconds: float, tick: Tick | None = None) -> Outcome:
         import ray
 
-        pending = [driver.run.remote(count, seconds)
-                   for driver, count in zip(self._drivers, split(concurrency, len(self._drivers)))]  # fmt: skip
-        outcome = Outcome()
+        runs = {driver.run.remote(count, seconds): outside for driver, count, outside
+                in zip(self._drivers, split(concurrency, len(self._drivers)), self._outside)}  # fmt: skip
+        outcome, pending = Outcome(), list(runs)
         while pending:
             done, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
-            for part in ray.get(done):
+            for ref in done:
+                part, cpu = ray.get(ref)
                 outcome.merge(part)
+                outcome.outside_cpu_s += cpu if runs[ref] else 0.0
             if tick:
                 tick(0)  # the progress bar follows elapsed time
         return outcome

@@ -76,28 +76,29 @@ def test_load_signs_each_request_with_the_next_client(tmp_path):
 
 @pytest.mark.ray
 def test_driver_processes_sign_with_keys_the_bundle_names(ray_deployment, ray_scenario, tmp_path):
-    """Two drivers make six operators' keys, the bundle names their public keys, and their
+    """Two drivers make 60 operators' keys, the bundle names their public keys, and their
     requests are decided and permitted (by the single-key baseline, so the session's
-    deployment keeps its bundle)."""
+    deployment keeps its bundle; 60 operators stay under the rate limit, 20 each an hour)."""
     import ray
 
     from accord.actors.baseline import SingleKeyAuthority
     from accord.actors.options import remote
     from accord.bundles.sources import Fetcher
 
-    pool = DriverPool(2, 6, ray_scenario.address("internal"))
+    pool = DriverPool(2, 60, ray_scenario.address("internal"))
     authority = None
     try:
         data = copy.deepcopy(ray_scenario.data)
         data["principals"].update(pool.principals())
-        assert {f"ops-{i}" for i in range(6)} <= set(data["principals"])
+        assert {f"ops-{i}" for i in range(60)} <= set(data["principals"])
         fetched = Fetcher().fetch_all(publish(library_bundle(data), ray_scenario.admin, tmp_path / "v1", version=1))
         config = ray_deployment.config
         authority = remote(SingleKeyAuthority, "baseline", "accord-test-load-baseline", config.namespace,
                            config.topology.slots()[0]).remote(
             config, fetched.bundle, fetched.signature, fetched.public_key)  # fmt: skip
         pool.aim(Target(authority=authority), BatchConfig(max_batch=16, max_delay_ms=0, max_in_flight=1))
-        outcome = pool.run(3, 1.0)
+        pool.run(2, 0.1)  # until the baseline has loaded its bundle
+        outcome = pool.run(2, 0.5)
         assert outcome.statuses == {"permit": len(outcome.latencies)} and len(outcome.latencies) > 3
         assert outcome.signing_s > 0
     finally:
