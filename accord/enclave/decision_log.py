@@ -106,11 +106,13 @@ class DecisionLog:
         return last
 
     def append_batch(self, seq: int, tasks: Sequence[MintTask], verdicts: Sequence[EnclaveVerdict],
-                     kid: str | None) -> None:  # fmt: skip
+                     kid: str | None, requests: Sequence[LoggedRequest | None] = ()) -> None:  # fmt: skip
         """Log batch `seq` (its tasks and this enclave's verdicts; none for a bundle switch)
-        and seal it; durable on return."""
-        self._write(seq - 1, [("decision", decision_fields(seq, task, verdict, kid))
-                              for task, verdict in zip(tasks, verdicts)], seq)  # fmt: skip
+        and seal it; durable on return. `requests[i]`, where given, is what the evaluator
+        already parsed of task i's body (else the body is read here)."""
+        requests = requests or (None,) * len(tasks)
+        self._write(seq - 1, [("decision", decision_fields(seq, task, verdict, kid, request))
+                              for task, verdict, request in zip(tasks, verdicts, requests)], seq)  # fmt: skip
 
     def note_sync(self, before: int, after: int) -> None:
         """The enclave adopted its peers' group state: batches `before`+1..`after` were
@@ -148,22 +150,40 @@ class DecisionLog:
         return entry
 
 
-def decision_fields(seq: int, task: MintTask, verdict: EnclaveVerdict, kid: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LoggedRequest:
+    """What a `decision` entry names of the request: its action, resource and the SHA-256
+    (hex) of its payload's canonical JSON."""
+
+    action: str
+    resource: str
+    payload_hash: str
+
+    @classmethod
+    def of_body(cls, body: bytes) -> LoggedRequest:
+        """The same, read from a request body however malformed (a request refused before
+        the evaluator parsed it is logged too)."""
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = {}
+        parsed = parsed if isinstance(parsed, dict) else {}
+        payload = parsed.get("payload")
+        try:
+            payload_hash = hashlib.sha256(canonical_json.dumps(payload)).hexdigest() if payload is not None else ""
+        except Exception:  # noqa: BLE001 - a payload canonical JSON refuses: hash its bytes as sent
+            payload_hash = hashlib.sha256(body).hexdigest()
+        return cls(str(parsed.get("action", "")), str(parsed.get("resource", "")), payload_hash)
+
+
+def decision_fields(seq: int, task: MintTask, verdict: EnclaveVerdict, kid: str | None,
+                    request: LoggedRequest | None = None) -> dict[str, Any]:  # fmt: skip
     """What a `decision` entry says of one request (the payload only as a hash)."""
-    try:
-        body = json.loads(task.request.body)
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    payload = body.get("payload")
-    try:
-        payload_hash = hashlib.sha256(canonical_json.dumps(payload)).hexdigest() if payload is not None else ""
-    except Exception:  # noqa: BLE001 - a payload canonical JSON refuses: hash its bytes as sent
-        payload_hash = hashlib.sha256(task.request.body).hexdigest()
+    request = request or LoggedRequest.of_body(task.request.body)
     permit = verdict.status.value == "permit"
     return {"seq": seq, "time": task.iat, "jti": task.jti, "principal": verdict.principal or "",
-            "action": str(body.get("action", "")), "resource": str(body.get("resource", "")),
-            "request_hash": verdict.request_hash or "", "payload_hash": payload_hash,
+            "action": request.action, "resource": request.resource,
+            "request_hash": verdict.request_hash or "", "payload_hash": request.payload_hash,
             "decision": verdict.status.value, "code": verdict.code, "reasons": list(verdict.reasons),
             "bundle": verdict.bundle, "kid": kid if permit else ""}  # fmt: skip
 

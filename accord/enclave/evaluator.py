@@ -48,7 +48,7 @@ from accord.bundles.principals import PrincipalIndex
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import VerifiedBundle
 from accord.enclave.configuration import EvaluatorConfig, Role, keyshare_id
-from accord.enclave.decision_log import DecisionLog, DecisionLogError
+from accord.enclave.decision_log import DecisionLog, DecisionLogError, LoggedRequest
 from accord.enclave.group_key import AcceptedGroupKey, GroupKeyNotAttested, GroupKeyStatement, accept_statement
 from accord.enclave.group_state import ApprovalsFull, GroupState, GroupStateError
 from accord.enclave.platform.enclave import Enclave
@@ -270,13 +270,14 @@ class EvaluatorCore:
                                                    message=why, state=state.digest.hex()) for _ in tasks))  # fmt: skip
         decided_on = state.digest.hex()
         state.begin(seq)
-        verdicts = tuple(replace(self._decide(task), state=decided_on) for task in tasks)
+        decided = [self._decide(task, decided_on) for task in tasks]
+        verdicts = tuple(verdict for verdict, _ in decided)
         effects = state.commit()
         try:
             if self._log is not None:
                 self._log.append_batch(effects, state)
             if self._decisions is not None:
-                self._decisions.append_batch(seq, tasks, verdicts, self._kid)
+                self._decisions.append_batch(seq, tasks, verdicts, self._kid, [logged for _, logged in decided])
         except (OSError, DecisionLogError) as exc:
             # In memory the batch counted, on disk it did not: release nothing, decide no more.
             self._broken = f"group state or decision log not durable ({type(exc).__name__}: {exc}); restart this enclave"
@@ -306,13 +307,17 @@ class EvaluatorCore:
                 out[index] = replace(out[index], signing_error=result.error or "no share")
         return out
 
-    def _decide(self, task: MintTask) -> EnclaveVerdict:
+    def _decide(self, task: MintTask, state: str) -> tuple[EnclaveVerdict, LoggedRequest | None]:
+        """This enclave's verdict on `task`, decided on the group state of digest `state`, and
+        what the decision log names of the request once its body is parsed (None before)."""
         active = self._store.active
         bundle = active.digest if active is not None else ""
         enclave = self.enclave.enclave_id
+        logged: LoggedRequest | None = None
 
-        def rejected(code: str, message: str, **extra: Any) -> EnclaveVerdict:
-            return EnclaveVerdict(enclave, Status.REJECTED, bundle, code=code, message=message, **extra)
+        def rejected(code: str, message: str, **extra: Any) -> tuple[EnclaveVerdict, LoggedRequest | None]:
+            return EnclaveVerdict(enclave, Status.REJECTED, bundle, code=code, message=message, state=state,
+                                  **extra), logged  # fmt: skip
 
         now = int(self._clock())
         if abs(task.iat - now) > self.config.clock_skew:
@@ -351,6 +356,7 @@ class EvaluatorCore:
             body = parse_authorization_request(request.body)
         except AuthorizationRequestError as exc:
             return rejected(minting.MALFORMED, f"{type(exc).__name__}: {exc}", principal=principal)
+        logged = LoggedRequest(body.action, body.resource, hashlib.sha256(body.payload_json).hexdigest())
         groups = self.enclave.config.groups
         owner = route(body.action, body.payload, signature.jkt, groups)
         if owner != self.group:
@@ -372,14 +378,15 @@ class EvaluatorCore:
                 "approvals": approvers, "history": self.state.ledger,
             })  # fmt: skip
         except InputError as exc:
-            return EnclaveVerdict(enclave, Status.FORBID, bundle, reasons=(f"invalid request: {exc}",), **decided)
+            return EnclaveVerdict(enclave, Status.FORBID, bundle, reasons=(f"invalid request: {exc}",), state=state,
+                                  **decided), logged  # fmt: skip
         decision = self._engine.decide(prepared)
         verdict = EnclaveVerdict(
             enclave, Status(decision.decision.value), bundle, reasons=decision.reasons + ignored,
-            approvals=MappingProxyType(decision.approvals.to_dict()), **decided,
+            approvals=MappingProxyType(decision.approvals.to_dict()), state=state, **decided,
         )  # fmt: skip
         if verdict.status is not Status.PERMIT:
-            return verdict
+            return verdict, logged
         claims = TokenClaims(
             iss=self.config.issuer, sub=principal, aud=self.config.audience, iat=task.iat, exp=task.exp,
             jti=task.jti, cnf_jkt=signature.jkt, request_hash=request_hash, bundle=bundle,
@@ -394,7 +401,7 @@ class EvaluatorCore:
             # Counted at the permit, before the token is aggregated: a failed aggregation errs
             # on the side of the limit.
             self.state.record_transfer(prepared.transfer)
-        return replace(verdict, signing_input=signing_input(self._token_header, claims))
+        return replace(verdict, signing_input=signing_input(self._token_header, claims)), logged
 
     def _approvers(self, tokens: Sequence[str], request_hash: str, principal: str,
                    now: int) -> tuple[list[str], list[str], tuple[str, ...]]:  # fmt: skip

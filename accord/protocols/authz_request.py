@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from accord.protocols import canonical_json
@@ -43,22 +43,37 @@ _OPTIONAL = ("approvals",)
 
 def compute_request_hash(action: str, resource: str, payload: Mapping[str, Any], principal_key: str) -> str:
     """The request hash defined in this module's docstring."""
-    document = {"action": action, "resource": resource, "payload": payload, "principal_key": principal_key}
-    return b64url_encode(hashlib.sha256(canonical_json.dumps(document)).digest())
+    return _request_hash(action, resource, canonical_json.dumps(payload), principal_key)
+
+
+def _request_hash(action: str, resource: str, payload_json: bytes, principal_key: str) -> str:
+    # The JCS of the document from the payload's JCS: members in JCS order (action, payload,
+    # principal_key, resource: ASCII keys, so code-unit order is byte order), each value in
+    # its own JCS form, which is what RFC 8785 writes for the whole object.
+    dumps = canonical_json.dumps
+    document = b'{"action":%s,"payload":%s,"principal_key":%s,"resource":%s}' % (
+        dumps(action), payload_json, dumps(principal_key), dumps(resource))  # fmt: skip
+    return b64url_encode(hashlib.sha256(document).digest())
 
 
 @dataclass(frozen=True)
 class AuthorizationRequest:
-    """A parsed authorization request. `payload` is a JSON object; treat it as read-only."""
+    """A parsed authorization request. `payload` is a JSON object; treat it as read-only.
+    `payload_json` is its canonical JSON (RFC 8785), made once; constructing a request whose
+    payload has none raises CanonicalJsonError."""
 
     action: str
     resource: str
     payload: dict[str, Any]
     approvals: tuple[str, ...] = ()
+    payload_json: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payload_json", canonical_json.dumps(self.payload))
 
     def request_hash(self, principal_key: str) -> str:
         """The hash approvals bind to, for the principal whose key thumbprint is `principal_key`."""
-        return compute_request_hash(self.action, self.resource, self.payload, principal_key)
+        return _request_hash(self.action, self.resource, self.payload_json, principal_key)
 
     def to_json(self) -> bytes:
         """The canonical JSON body (approvals omitted when there are none)."""
@@ -90,14 +105,13 @@ def parse_authorization_request(body: bytes) -> AuthorizationRequest:
     payload = parsed["payload"]
     if not isinstance(payload, dict):
         raise WrongFieldType(f"'payload' must be a JSON object, got {type(payload).__name__}")
-    try:
-        canonical_json.dumps(payload)
-    except canonical_json.CanonicalJsonError as exc:  # e.g. integers beyond 2**53
-        raise InvalidFieldValue(f"'payload' has no canonical JSON form: {exc}") from exc
-
     approvals = parsed.get("approvals", [])
     if not isinstance(approvals, list) or not all(isinstance(a, str) for a in approvals):
         raise WrongFieldType("'approvals' must be a list of strings (compact JWS)")
     if len(approvals) > MAX_APPROVALS:
         raise InvalidFieldValue(f"at most {MAX_APPROVALS} approvals, got {len(approvals)}")
-    return AuthorizationRequest(_name(parsed, "action"), _name(parsed, "resource"), payload, tuple(approvals))
+    action, resource = _name(parsed, "action"), _name(parsed, "resource")
+    try:
+        return AuthorizationRequest(action, resource, payload, tuple(approvals))
+    except canonical_json.CanonicalJsonError as exc:  # e.g. integers beyond 2**53
+        raise InvalidFieldValue(f"'payload' has no canonical JSON form: {exc}") from exc

@@ -4,14 +4,18 @@ reordered line or file, lost batches after a restart, and evaluators that disagr
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accord.cli import main
 from accord.cluster.deployment import Deployment
-from accord.enclave.decision_log import LogReport, compare_group, log_files
+from accord.enclave.decision_log import LoggedRequest, LogReport, compare_group, log_files
+from accord.protocols.authz_request import parse_authorization_request
 from accord.protocols.minting import Status
 
 EVALUATORS = ("g0-e0-evaluator", "g0-e1-evaluator", "g0-e2-evaluator")
@@ -137,3 +141,21 @@ def test_evaluators_that_logged_otherwise_are_named():
 def test_no_logs_is_a_clear_error(tmp_path):
     result = run("log", "verify", "--state-dir", tmp_path)
     assert result.exit_code != 0 and "no decision logs under" in result.output
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=10)
+_values = st.recursive(st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | _text,
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+                       max_leaves=10)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(action=_text, resource=_text, payload=st.dictionaries(_text, _values, max_size=4), spaced=st.booleans())
+def test_what_the_evaluator_logs_of_a_parsed_request_is_what_its_body_says(action, resource, payload, spaced):
+    """The evaluator hands the log what it parsed (no second parse); a request refused
+    before its body was parsed is logged from the body. Both must name the same."""
+    body = json.dumps({"payload": payload, "resource": resource, "action": action},
+                      separators=(", ", ": ") if spaced else (",", ":")).encode()  # fmt: skip
+    parsed = parse_authorization_request(body)
+    from_parse = LoggedRequest(parsed.action, parsed.resource, hashlib.sha256(parsed.payload_json).hexdigest())
+    assert LoggedRequest.of_body(body) == from_parse

@@ -6,6 +6,8 @@ import base64
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accord.protocols.auth_errors import (
     InvalidFieldValue,
@@ -20,6 +22,7 @@ from accord.protocols.authz_request import (
     compute_request_hash,
     parse_authorization_request,
 )
+from accord.protocols.canonical_json import CanonicalJsonError, reference_dumps
 
 BODY = b'{"action": "transfer", "resource": "account:1", "payload": {"amount": 5, "to": "bob"}}'
 JKT = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
@@ -99,3 +102,26 @@ def test_to_json_round_trip():
     request = AuthorizationRequest("transfer", "account:1", {"amount": 5}, ("a.b.c",))
     assert parse_authorization_request(request.to_json()) == request
     assert b"approvals" not in AuthorizationRequest("a", "r", {}).to_json()
+
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)  # astral, quotes, controls
+_payloads = st.dictionaries(_text, st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4), max_leaves=12), max_size=5)
+
+
+@settings(max_examples=500, deadline=None)
+@given(action=_text, resource=_text, payload=_payloads, principal_key=_text)
+def test_request_hash_from_the_payload_json_equals_the_whole_document_canonicalised(action, resource, payload,
+                                                                                   principal_key):  # fmt: skip
+    """The hash is made from the payload's canonical JSON written once; it must be the hash
+    of RFC 8785 over the whole document (the reference package, not our fast path)."""
+    document = {"action": action, "resource": resource, "payload": payload, "principal_key": principal_key}
+    expected = base64.urlsafe_b64encode(hashlib.sha256(reference_dumps(document)).digest()).rstrip(b"=").decode()
+    assert compute_request_hash(action, resource, payload, principal_key) == expected
+    assert AuthorizationRequest(action, resource, payload).request_hash(principal_key) == expected
+
+
+def test_a_payload_without_canonical_json_cannot_make_a_request():
+    with pytest.raises(CanonicalJsonError):
+        AuthorizationRequest("a", "r", {"n": 2**60})
