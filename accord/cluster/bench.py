@@ -54,10 +54,13 @@ class BenchConfig:
     state_dir: str | None = None  # on a multi-node cluster: storage every host can reach
     engines: tuple[str, ...] = ()  # Rego engine per group member (empty: the default)
     drivers: int = 1  # load-generator processes (1: the clients run in the bench's own process)
+    max_in_flight: int = 0  # batches outstanding at once, over all drivers (0: two per signing group)
 
     def __post_init__(self) -> None:
         if not 1 <= self.drivers <= 64:
             raise ValueError(f"drivers must be 1..64, got {self.drivers}")
+        if not 0 <= self.max_in_flight <= 64:
+            raise ValueError(f"max_in_flight must be 0..64, got {self.max_in_flight}")
 
 
 @dataclass
@@ -151,8 +154,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
     # Its own namespace: on a shared cluster the bench never touches a running deployment.
     namespace = f"accord-bench-{os.getpid()}-{int(time.time())}"
     # The same batches in flight in all, however many drivers share them.
+    in_flight = config.max_in_flight or 2 * config.groups
     batch = BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,
-                        max_in_flight=max(1, 2 * config.groups // config.drivers))  # fmt: skip
+                        max_in_flight=max(1, in_flight // config.drivers))  # fmt: skip
     pool: DriverPool | None = None
     deployment: Deployment | None = None
     gateway = None
@@ -189,7 +193,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
                                           namespace=namespace)  # fmt: skip
             if config.via == "http":
                 gateway = _gateway(deployment, BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,
-                                                           max_in_flight=2 * config.groups))  # fmt: skip
+                                                           max_in_flight=in_flight))  # fmt: skip
                 load = aim(Target(url=gateway.url))
             else:
                 load = aim(Target(namespace=namespace))

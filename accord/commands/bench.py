@@ -27,6 +27,8 @@ def _levels(_ctx, _param, values) -> tuple[int, ...]:
               help="Python API (micro-batched) or the HTTP gateway.")
 @click.option("--max-batch", default=64, show_default=True, help="Micro-batch flush size.")
 @click.option("--max-delay-ms", default=0.0, show_default=True, help="Micro-batch flush delay.")
+@click.option("--max-in-flight", type=click.IntRange(0, 64), default=0,
+              help="Batches outstanding at once, over all drivers (default: two per signing group).")
 @click.option("--operators", default=0, help="Principals the load is spread over (default: 4 x max concurrency).")
 @click.option("--no-baseline", is_flag=True, help="Skip the single-key baseline.")
 @click.option("--num-cpus", type=int, help="CPUs the embedded cluster may use.")
@@ -38,15 +40,15 @@ def _levels(_ctx, _param, values) -> tuple[int, ...]:
               help="Load-generator processes (Ray actors; each makes its own clients' keys). 1: this process.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Draw throughput and latency to this PNG.")
-def bench(duration, concurrency, groups, via, max_batch, max_delay_ms, operators, no_baseline, num_cpus, address,
-          state_dir, engines, drivers, as_json, plot) -> None:  # fmt: skip
+def bench(duration, concurrency, groups, via, max_batch, max_delay_ms, max_in_flight, operators, no_baseline, num_cpus,
+          address, state_dir, engines, drivers, as_json, plot) -> None:  # fmt: skip
     """Drive signed requests through the whole path and report tokens/s, latency and CPU."""
     from accord.cluster.bench import BenchConfig, plot as draw, run_bench
 
     config = BenchConfig(duration=duration, concurrency=concurrency, groups=groups, via=via, max_batch=max_batch,
                          max_delay_ms=max_delay_ms, operators=operators, baseline=not no_baseline,
                          num_cpus=num_cpus, address=address, state_dir=state_dir, engines=engines,
-                         drivers=drivers)  # fmt: skip
+                         drivers=drivers, max_in_flight=max_in_flight)  # fmt: skip
     bars = []
 
     def progress(label: str, seconds: float):

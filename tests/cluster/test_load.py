@@ -37,9 +37,11 @@ def test_a_target_is_exactly_one_thing():
         Target(namespace="n", url="http://127.0.0.1:1")
 
 
-def test_bench_config_refuses_a_driver_count_out_of_range():
+def test_bench_config_refuses_counts_out_of_range():
     with pytest.raises(ValueError, match="drivers"):
         BenchConfig(drivers=0)
+    with pytest.raises(ValueError, match="max_in_flight"):
+        BenchConfig(max_in_flight=65)
 
 
 def test_a_driver_hands_out_public_keys_and_cannot_be_shipped(tmp_path):
