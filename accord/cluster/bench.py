@@ -153,7 +153,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
         ray_options["num_cpus"] = config.num_cpus
     # Its own namespace: on a shared cluster the bench never touches a running deployment.
     namespace = f"accord-bench-{os.getpid()}-{int(time.time())}"
-    # The same batches in flight in all, however many drivers share them.
+    # The batches in flight, shared out over the drivers (at least one each).
     in_flight = config.max_in_flight or 2 * config.groups
     batch = BatchConfig(max_batch=config.max_batch, max_delay_ms=config.max_delay_ms,
                         max_in_flight=max(1, in_flight // config.drivers))  # fmt: skip

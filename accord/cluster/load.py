@@ -203,7 +203,7 @@ class DriverPool:
     def __init__(self, drivers: int, operators: int, to: str, *, local: bool = False) -> None:
         import ray
 
-        options: dict[str, Any] = {"num_cpus": 0, "max_concurrency": 2}  # run, and close beside it
+        options: dict[str, Any] = {"num_cpus": 0}
         if local:  # the gateway listens on this machine's loopback only
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 

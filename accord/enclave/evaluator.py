@@ -307,16 +307,16 @@ class EvaluatorCore:
                 out[index] = replace(out[index], signing_error=result.error or "no share")
         return out
 
-    def _decide(self, task: MintTask, state: str) -> tuple[EnclaveVerdict, LoggedRequest | None]:
-        """This enclave's verdict on `task`, decided on the group state of digest `state`, and
-        what the decision log names of the request once its body is parsed (None before)."""
+    def _decide(self, task: MintTask, decided_on: str) -> tuple[EnclaveVerdict, LoggedRequest | None]:
+        """This enclave's verdict on `task`, decided on the group state of digest `decided_on`,
+        and what the decision log names of the request once its body is parsed (None before)."""
         active = self._store.active
         bundle = active.digest if active is not None else ""
         enclave = self.enclave.enclave_id
         logged: LoggedRequest | None = None
 
         def rejected(code: str, message: str, **extra: Any) -> tuple[EnclaveVerdict, LoggedRequest | None]:
-            return EnclaveVerdict(enclave, Status.REJECTED, bundle, code=code, message=message, state=state,
+            return EnclaveVerdict(enclave, Status.REJECTED, bundle, code=code, message=message, state=decided_on,
                                   **extra), logged  # fmt: skip
 
         now = int(self._clock())
@@ -378,12 +378,12 @@ class EvaluatorCore:
                 "approvals": approvers, "history": self.state.ledger,
             })  # fmt: skip
         except InputError as exc:
-            return EnclaveVerdict(enclave, Status.FORBID, bundle, reasons=(f"invalid request: {exc}",), state=state,
-                                  **decided), logged  # fmt: skip
+            return EnclaveVerdict(enclave, Status.FORBID, bundle, reasons=(f"invalid request: {exc}",),
+                                  state=decided_on, **decided), logged  # fmt: skip
         decision = self._engine.decide(prepared)
         verdict = EnclaveVerdict(
             enclave, Status(decision.decision.value), bundle, reasons=decision.reasons + ignored,
-            approvals=MappingProxyType(decision.approvals.to_dict()), state=state, **decided,
+            approvals=MappingProxyType(decision.approvals.to_dict()), state=decided_on, **decided,
         )  # fmt: skip
         if verdict.status is not Status.PERMIT:
             return verdict, logged
