@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 
 from accord.client import Client
+from accord.errors import AccordError
 from accord.cluster.batching import BatchConfig, BatchingAuthorizer
 from accord.protocols.http_signatures import HttpRequest
 from accord.protocols.jwk import SigningKey
@@ -27,6 +28,10 @@ from accord.scenario import internal_transfer, operator_principals
 
 Tick = Callable[[int], None]
 ERROR = "error"  # the status counted for a submit that raised
+
+
+class LoadDriverFailed(AccordError):
+    """A load-generator process died or cannot be reached (the measurement is void)."""
 
 
 @dataclass
@@ -218,21 +223,28 @@ class DriverPool:
         # Drivers on an embedded cluster are this process's descendants (their CPU is in
         # the bench's process-tree figure); on a cluster the bench joined they are not.
         tree = {child.pid for child in psutil.Process().children(recursive=True)}
-        self._outside = [pid not in tree for pid in ray.get([driver.pid.remote() for driver in self._drivers])]
+        self._outside = [pid not in tree for pid in self._all("start", [d.pid.remote() for d in self._drivers])]
+
+    @staticmethod
+    def _all(what: str, refs: list) -> list:
+        """`ray.get(refs)`, a dead or unreachable driver named as such."""
+        import ray
+
+        try:
+            return ray.get(refs)
+        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LoadDriverFailed(f"a load driver failed ({what}): {detail}") from None
 
     def principals(self) -> dict[str, dict]:
         """Every driver's operators, to put into the data before the bundle is published."""
-        import ray
-
         merged: dict[str, dict] = {}
-        for principals in ray.get([driver.principals.remote() for driver in self._drivers]):
+        for principals in self._all("principals", [driver.principals.remote() for driver in self._drivers]):
             merged.update(principals)
         return merged
 
     def aim(self, target: Target, batch: BatchConfig) -> None:
-        import ray
-
-        ray.get([driver.aim.remote(target, batch) for driver in self._drivers])
+        self._all("aim", [driver.aim.remote(target, batch) for driver in self._drivers])
 
     def run(self, concurrency: int, seconds: float, tick: Tick | None = None) -> Outcome:
         import ray
@@ -243,7 +255,7 @@ class DriverPool:
         while pending:
             done, pending = ray.wait(pending, num_returns=len(pending), timeout=0.2)
             for ref in done:
-                part, cpu = ray.get(ref)
+                ((part, cpu),) = self._all("run", [ref])
                 outcome.merge(part)
                 outcome.outside_cpu_s += cpu if runs[ref] else 0.0
             if tick:
@@ -251,8 +263,12 @@ class DriverPool:
         return outcome
 
     def close(self) -> None:
+        """Stop every driver (one that already died is skipped)."""
         import ray
 
-        ray.get([driver.close.remote() for driver in self._drivers])
         for driver in self._drivers:
+            try:
+                ray.get(driver.close.remote())
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
+                pass
             ray.kill(driver)

@@ -11,7 +11,7 @@ import pytest
 from accord.bundles.publish import library_bundle, publish
 from accord.cluster.batching import BatchConfig
 from accord.cluster.bench import BenchConfig
-from accord.cluster.load import DriverPool, Load, LoadDriver, Outcome, Target, split
+from accord.cluster.load import DriverPool, Load, LoadDriver, LoadDriverFailed, Outcome, Target, split
 from accord.protocols.secret import SecretLeakError
 from accord.protocols.minting import AuthorizationResult, Status
 from accord.scenario import make_scenario
@@ -108,3 +108,16 @@ def test_driver_processes_sign_with_keys_the_bundle_names(ray_deployment, ray_sc
         if authority is not None:
             ray.kill(authority)
 
+
+
+@pytest.mark.ray
+def test_a_dead_driver_is_named_and_the_pool_still_closes(ray_deployment, ray_scenario):
+    import ray
+
+    pool = DriverPool(2, 4, ray_scenario.address("internal"))
+    # Operators the session's bundle does not name: their requests are refused, nothing changes.
+    pool.aim(Target(namespace=ray_deployment.config.namespace), BatchConfig(max_delay_ms=0, max_in_flight=1))
+    ray.kill(pool._drivers[1])
+    with pytest.raises(LoadDriverFailed, match=r"a load driver failed \(run\)"):
+        pool.run(2, 0.1)
+    pool.close()
