@@ -12,8 +12,8 @@ from accord.bundles.publish import library_bundle, publish
 from accord.cluster.batching import BatchConfig
 from accord.cluster.bench import BenchConfig
 from accord.cluster.load import DriverPool, Load, LoadDriver, LoadDriverFailed, Outcome, Target, split
-from accord.protocols.secret import SecretLeakError
 from accord.protocols.minting import AuthorizationResult, Status
+from accord.protocols.secret import SecretLeakError
 from accord.scenario import make_scenario
 
 

@@ -200,8 +200,8 @@ def test_a_cluster_started_with_the_ray_cli_deploys_signs_and_survives_a_host_re
         assert accord(ray_env, "down", "--address", address, "--state-dir", state).returncode == 0
 
         wait_until_one_node_offers(ray_env, address, 1)  # the drivers spread over the nodes Ray thinks alive
-        bench = accord(ray_env, "bench", "--address", address, "--duration", "3", "--concurrency", "1,8", "--drivers", "2",
-                       "--no-baseline", "--json", timeout=400)  # fmt: skip
+        bench = accord(ray_env, "bench", "--address", address, "--duration", "3", "--concurrency", "1,8",
+                       "--drivers", "2", "--no-baseline", "--json", timeout=400)  # fmt: skip
         assert bench.returncode == 0, bench.stdout[-2000:] + bench.stderr[-2000:]
         report = json.loads(bench.stdout[bench.stdout.index("{"):])
         figures = {level["concurrency"]: level["tokens_per_s"] for level in report["levels"]}
