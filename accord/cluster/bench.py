@@ -128,7 +128,7 @@ def measure_level(load: Load | DriverPool, concurrency: int, seconds: float, sta
         p99_ms=round(_percentile(latencies_ms, 0.99), 2),
         cpu_ms_per_token=round(cpu / max(tokens, 1) * 1000, 3),
         server_cpu_ms_per_token=round((cpu - outcome.signing_s) / max(tokens, 1) * 1000, 3),
-        client_sign_ms=round(outcome.signing_s / max(len(latencies_ms), 1) * 1000, 3),
+        client_sign_ms=round(outcome.signing_s / max(sum(statuses.values()), 1) * 1000, 3),  # errors signed too
         stages_us_per_token=_stage_delta(stats_before, stats(), tokens),
     )  # fmt: skip
 

@@ -19,8 +19,8 @@ from typing import Any
 import psutil
 
 from accord.client import Client
-from accord.errors import AccordError
 from accord.cluster.batching import BatchConfig, BatchingAuthorizer
+from accord.errors import AccordError
 from accord.protocols.http_signatures import HttpRequest
 from accord.protocols.jwk import SigningKey
 from accord.protocols.minting import AuthorizationResult, Status
@@ -180,6 +180,7 @@ class LoadDriver:
         self._load = Load(self._clients, lambda client: internal_transfer(client, self._to), submit)
 
     def pid(self) -> int:
+        """This driver's process (the pool tells whether the bench's process tree holds it)."""
         return os.getpid()
 
     def run(self, concurrency: int, seconds: float) -> tuple[Outcome, float]:
