@@ -12,13 +12,18 @@ decision_us     median wall time of PolicyEngine.decide() (regorus's interpreter
                 (a 20-transfer history, totalled by prepare_input) and every rule were
                 evaluated. prepare_us (prepare_input, i.e. validation, intent decoding and
                 history totals) is reported beside it, as are p90 and OPA's figure.
+--rules N       adds N generated rules the payout does not meet (a third signMessage, two
+                thirds signTransaction rules, each on one generated vault account), to show
+                how the decision grows with the number of rules: the library scans
+                data.rules once per decision (rules are not indexed; see
+                accord/policies/README.md, "Performance").
 bundle_load_ms  median wall time from the signed .tar.gz bytes to an engine ready to decide:
                 read the archive, verify it (accord.bundles.verify.verify_bundle: signature
                 with the pinned key, every file hash, manifest revision), then
                 RegorusEngine.from_bundle (data checks and padding, regorus parse of modules
                 and data, the policy's data_errors evaluation). verify_ms and engine_ms split it.
 
-    .venv/bin/python benchmarks/policy_bench.py [--decisions 2000] [--loads 5] [--json]
+    .venv/bin/python benchmarks/policy_bench.py [--decisions 2000] [--loads 5] [--rules 0] [--json]
 """
 
 from __future__ import annotations
@@ -79,6 +84,23 @@ def grow_data(data: dict[str, Any], target_bytes: int) -> dict[str, Any]:
     return data
 
 
+def add_rules(data: dict[str, Any], count: int) -> None:
+    """`count` more rules, none of which the payout of `payout_request` meets (each names one
+    generated vault account; the signTransaction ones would also need group payroll)."""
+    vaults = sorted(a for a in data["accounts"] if a.startswith("vault-"))
+    for i in range(count):
+        account = vaults[i % len(vaults)]
+        if i % 3 == 0:
+            data["rules"][f"vault-messages-{i}"] = {"effect": "permit", "actions": ["signMessage"],
+                                                   "accounts": [account], "groups": ["treasury-ops"]}
+        else:
+            data["rules"][f"vault-payroll-{i}"] = {
+                "effect": "permit", "actions": ["signTransaction"], "accounts": [account], "groups": ["payroll"],
+                "intents": ["transferErc20"], "tokens": [USDC], "destinations": ["counterparty"],
+                "max_amount": "1000000000",
+            }
+
+
 def payout_request(data: dict[str, Any]) -> dict[str, Any]:
     """bob pays 5,000 USDC to Kraken from ops-wallet, with 20 transfers in his history."""
     kraken = next(k.split(":")[2] for k, v in data["address_book"].items() if v["label"] == "Kraken deposit")
@@ -124,12 +146,14 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=2000)
     parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--data-bytes", type=int, default=1_000_000)
+    parser.add_argument("--rules", type=int, default=0, help="generated rules to add (none apply)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
     modules, example = load_policy_dir(POLICY_DIR)
     modules = {p: s for p, s in modules.items() if not p.endswith("_test.rego")}
     data = grow_data(example, args.data_bytes)
+    add_rules(data, args.rules)
     archive, signature, key = signed_bundle(modules, data)
     trust = TrustPolicy(frozenset({fingerprint(key.public)}))
 

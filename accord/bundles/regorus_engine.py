@@ -39,6 +39,9 @@ from accord.protocols import canonical_json
 # string reads the same, so that answer is re-checked with a query.
 _UNDEFINED_JSON = '"<undefined>"'
 
+# How regorus refuses to evaluate a rule that no module defines.
+_NO_SUCH_RULE = "not a valid rule path"
+
 _thread = threading.local()
 _tokens = itertools.count()
 
@@ -89,7 +92,7 @@ def _defined_in(engine: Any, rules: Sequence[str]) -> set[str]:
         except BaseException as exc:  # pyo3 panics derive from BaseException
             if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
                 raise
-            if "not a valid rule path" in str(exc):
+            if _NO_SUCH_RULE in str(exc):
                 continue
         defined.add(rule)  # its value, an error or undefined: the rule exists
     return defined
@@ -167,7 +170,12 @@ class RegorusEngine(PolicyEngine):
             return self.document(rule, input_json)
         # eval_rule skips parsing a query: the fast path for decisions.
         engine = self._native(input_json)
-        text = _native_call(engine.eval_rule_as_json, rule, error=EngineEvalError)
+        try:
+            text = _native_call(engine.eval_rule_as_json, rule, error=EngineEvalError)
+        except EngineEvalError as exc:
+            if _NO_SUCH_RULE in str(exc):
+                return UNDEFINED  # no module defines it: as a document (and in OPA), undefined
+            raise
         if text == _UNDEFINED_JSON:
             return self.document(rule, input_json)
         return canonical_json.loads(text)
@@ -193,7 +201,7 @@ class RegorusRvmEngine(RegorusEngine):
             program = _native_call(regorus.Program.compile_from_modules, "{}", list(self._modules), [DECISION_RULE],
                                    error=PolicyLoadError, where="the compiled evaluator (RVM) cannot compile the policy: ")
         except PolicyLoadError as exc:
-            if "not a valid rule path" in str(exc):
+            if _NO_SUCH_RULE in str(exc):
                 return None  # no decision rule: the load refuses the policy for that, by name
             raise
         rvm = regorus.Rvm()

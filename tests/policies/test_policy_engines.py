@@ -14,7 +14,7 @@ from conftest import ENGINE_PARAMS
 
 from accord.bundles import regorus_engine
 from accord.bundles.decision import Verdict
-from accord.bundles.engine import UNDEFINED, engine_class
+from accord.bundles.engine import DATA_ERRORS_RULE, DECISION_RULE, UNDEFINED, engine_class
 from accord.bundles.inputs import prepare_input
 from accord.bundles.opa_engine import OpaEngine
 from accord.bundles.policy_errors import ContractError, EngineEvalError, EngineUnavailableError, PolicyLoadError
@@ -64,6 +64,13 @@ def test_data_refused_by_the_policy(engine_name, library):
 def test_a_policy_without_data_errors_declares_none(engine_name):
     engine = engine_class(engine_name).load({"d.rego": "package accord\n\ndecision := 1\n"}, {})
     assert engine.document("data.accord.decision") == 1
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_an_entry_point_no_module_defines_is_undefined(engine_name):
+    engine = engine_class(engine_name)({"d.rego": "package accord\n\ndecision := 1\n"}, {},
+                                       entry_points=(DECISION_RULE, DATA_ERRORS_RULE))  # fmt: skip
+    assert engine.evaluate(DATA_ERRORS_RULE) is UNDEFINED
 
 
 @pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
