@@ -9,7 +9,9 @@ A bundle meets the contract when
 - the data fits the evaluator contract: safe integers, amounts as strings
   (`inputs.prepare_data`), and `data.principals.<id>.keys` an object of thumbprint -> JWK
   whose thumbprints match their keys, no key shared by two principals (`PrincipalIndex`);
-- `data.accord.data_errors`, where the policy defines it, is empty.
+- `data.accord.data_errors`, where the policy defines it, is empty;
+- `data.accord.derived`, where the policy defines it, is an object (it becomes
+  `data.derived`), and the bundle's data has no `derived` member of its own.
 
 `verify_published` runs all of it on a published bundle (fetch, strict verification under
 the pinned keys, contract), for `accord bundle verify` and `accord up`.

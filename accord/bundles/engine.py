@@ -12,6 +12,12 @@ in-process, optional). An engine built with `PolicyEngine.load` (or `from_bundle
 - `data.accord.data_errors` (a set of strings), where the policy defines it, is evaluated
   once at load: a non-empty result refuses the data (the bundle does not activate). A policy
   that does not define it (or whose rule is undefined for this data) declares no data errors;
+- `data.accord.derived` (an object), where the policy defines it, is evaluated once at load,
+  after the data errors, with no input, and its value becomes the data document
+  `data.derived` for every later evaluation: what a policy computes from its data alone
+  (an index) is computed once per bundle instead of once per decision. The bundle's own data
+  must not have a `derived` member: only the policy, evaluated in the enclave over the
+  verified data, says what it holds;
 - `decide` evaluates `data.accord.decision` and never raises for policy or engine trouble:
   an engine error, an undefined decision or a malformed one is a forbid whose reason says
   what happened.
@@ -42,6 +48,8 @@ from accord.bundles.policy_errors import (
 
 DECISION_RULE = "data.accord.decision"
 DATA_ERRORS_RULE = "data.accord.data_errors"
+DERIVED_RULE = "data.accord.derived"
+DERIVED = "derived"  # where its value goes: data.derived
 
 NONDETERMINISTIC_BUILTINS = (
     "time.now_ns",  # the clock: policies read input.time
@@ -135,8 +143,11 @@ class PolicyEngine(ABC):
         except DataError as exc:
             problems.append(str(exc))
             prepared = None
+        if prepared is not None and DERIVED in prepared:
+            problems.append(f"data.{DERIVED} is reserved: the engine derives it at load from the policy's {DERIVED_RULE}")
+            prepared = None
         try:
-            engine = cls(modules, prepared or {}, entry_points=(DECISION_RULE, DATA_ERRORS_RULE))
+            engine = cls(modules, prepared or {}, entry_points=(DECISION_RULE, DATA_ERRORS_RULE, DERIVED_RULE))
             defined = engine.defined(modules, (DECISION_RULE,))
         except PolicyLoadError as exc:
             return None, [*problems, str(exc)]
@@ -145,7 +156,29 @@ class PolicyEngine(ABC):
                             "(see \"The decision contract\" in the README)")  # fmt: skip
         if prepared is not None:  # evaluated once: it grows with the data (about 50 us per rule)
             problems.extend(_data_errors(engine))
+        if not problems:
+            problems.extend(engine.derive())
         return (None if problems else engine), problems
+
+    def derive(self) -> list[str]:
+        """Evaluate `data.accord.derived` (no input) and make its value `data.derived`, where
+        the policy defines it; the problems found, if any (then nothing is added). Once, at
+        load, before the engine answers anything else."""
+        try:
+            value = self.evaluate(DERIVED_RULE)
+        except EngineEvalError as exc:
+            return [f"{DERIVED_RULE} failed: {exc}"]
+        if value is UNDEFINED:
+            return []
+        if not isinstance(value, dict):
+            return [f"{DERIVED_RULE} must be an object, got {type(value).__name__}"]
+        self._add_data({DERIVED: value})
+        return []
+
+    @abstractmethod
+    def _add_data(self, document: Mapping[str, Any]) -> None:
+        """Merge `document` (members the data does not have) into the data every later
+        evaluation sees."""
 
     def defined(self, modules: Mapping[str, str], rules: Sequence[str]) -> set[str]:
         """Which of `rules` `modules` (the ones this engine loaded) define, whatever their

@@ -73,6 +73,12 @@ class OpaEngine(PolicyEngine):
         except self._errors as exc:
             raise PolicyLoadError(clean_message(str(exc))) from None
 
+    def _add_data(self, document: Mapping[str, Any]) -> None:
+        try:
+            self._engine.add_data(dict(document))
+        except self._errors as exc:
+            raise PolicyLoadError(f"data: {clean_message(str(exc))}") from None
+
     @staticmethod
     def _input(input_json: bytes | None) -> Any:
         return None if input_json is None else canonical_json.loads(input_json)

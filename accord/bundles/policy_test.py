@@ -99,6 +99,9 @@ def run_tests(directory: str | Path, engine: str = DEFAULT_ENGINE) -> TestReport
     policy = {p: m for p, m in modules.items() if not p.endswith("_test.rego")}
     if policy:
         load_decision_policy(policy, data, engine)
+    # No data.derived here (the load above derived it, and refused the bundle if that
+    # failed): what a policy derives from its data would not follow a test's
+    # `with data.rules as ...`, so tests see the data alone.
     loaded = engine_class(engine)(modules, prepare_data(data))
     by_package: dict[str, list[tuple[str, str]]] = {}
     for package, name, file in discover_tests(modules):

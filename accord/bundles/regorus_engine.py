@@ -54,6 +54,7 @@ class _Native:
     engine: Any
     has_input: bool = False
     rvm: Any = None  # RegorusRvmEngine: this thread's compiled decision program
+    rvm_data: str | None = None  # and the data JSON it holds
 
 
 def _thread_natives() -> dict[int, _Native]:
@@ -131,6 +132,11 @@ class RegorusEngine(PolicyEngine):
     def _build_rvm(self) -> Any:
         return None  # the interpreter answers everything
 
+    def _add_data(self, document: Mapping[str, Any]) -> None:
+        # At load, when only this thread has a native engine; others build theirs from _data.
+        self._data.update(document)
+        _native_call(self._thread_native().engine.add_data, dict(document), error=PolicyLoadError, where="data: ")
+
     def _thread_native(self, fresh: bool = False) -> _Native:
         """This thread's native engines (built on first use; `fresh`: rebuilt)."""
         natives = _thread_natives()
@@ -206,16 +212,31 @@ class RegorusRvmEngine(RegorusEngine):
             raise
         rvm = regorus.Rvm()
         rvm.load_program(program)
+        return rvm
+
+    def _rvm(self) -> Any:
+        """This thread's compiled program holding the engine's current data (None: none).
+        The data goes in at the thread's first decision, after the load added data.derived:
+        the RVM takes its data whole, so setting it at build would parse it twice."""
+        native = self._thread_native()
+        if native.rvm is None:
+            return None
         if self._data_json is None:  # once per engine, not per thread (a race computes it twice)
             # Plain json: prepared data holds only what every JSON parser reads alike.
             self._data_json = json.dumps(self._data, separators=(",", ":"))
-        _native_call(rvm.set_data_json, self._data_json, error=PolicyLoadError, where="data: ")
-        return rvm
+        if native.rvm_data is not self._data_json:
+            _native_call(native.rvm.set_data_json, self._data_json, error=EngineEvalError, where="data: ")
+            native.rvm_data = self._data_json
+        return native.rvm
+
+    def _add_data(self, document: Mapping[str, Any]) -> None:
+        super()._add_data(document)
+        self._data_json = None
 
     def evaluate(self, rule: str, input_json: bytes | None = None) -> Any:
         if rule != DECISION_RULE or input_json is None:
             return super().evaluate(rule, input_json)
-        rvm = self._thread_native().rvm
+        rvm = self._rvm()
         if rvm is None:
             return super().evaluate(rule, input_json)
         _native_call(rvm.set_input_json, input_json.decode("utf-8"), error=EngineEvalError, where="input: ")

@@ -111,3 +111,33 @@ test_typed_data_criteria if {
 	elsewhere := object.union(permit2, {"domain": {"verifyingContract": "0x1111111111111111111111111111111111111111"}})
 	data.accord.criteria.applicable == set() with input as data.accord.testing.request("bob", "signTypedData", "ops-wallet", {"typed_data": elsewhere})
 }
+
+# The rule index (derived by the engine at load, data.derived): only the rules of the
+# request's action and account are visited, and rules that are not those it indexed are
+# all visited.
+index_rules := {
+	"here": {"effect": "permit", "actions": ["signTransaction", "signMessage"], "accounts": ["ops-wallet", "cold"]},
+	"elsewhere": {"effect": "permit", "actions": ["signTransaction"], "accounts": ["payroll"]},
+	"anywhere": {"effect": "forbid", "actions": ["signTransaction"]},
+	"messages": {"effect": "permit", "actions": ["signMessage"]},
+}
+
+test_rule_index_by_action_and_account if {
+	data.accord.criteria.by_account == {
+		"signTransaction": {"ops-wallet": {"here"}, "cold": {"here"}, "payroll": {"elsewhere"}},
+		"signMessage": {"ops-wallet": {"here"}, "cold": {"here"}},
+	} with data.rules as index_rules
+	data.accord.criteria.any_account == {"signTransaction": {"anywhere"}, "signMessage": {"messages"}} with data.rules as index_rules
+}
+
+test_candidates_come_from_the_index_of_these_rules if {
+	derived := data.accord.derived with data.rules as index_rules
+	data.accord.criteria.candidates == {"here", "anywhere"} with input as small_usdc_payout with data.rules as index_rules with data.derived as derived
+	data.accord.criteria.applicable == {"here", "anywhere"} with input as small_usdc_payout with data.rules as index_rules with data.derived as derived
+}
+
+test_candidates_are_every_rule_without_an_index_of_these_rules if {
+	every_rule := {"here", "elsewhere", "anywhere", "messages"}
+	data.accord.criteria.candidates == every_rule with input as small_usdc_payout with data.rules as index_rules
+	data.accord.criteria.applicable == {"here", "anywhere"} with input as small_usdc_payout with data.rules as index_rules
+}

@@ -13,6 +13,10 @@ data_errors := data.accord.validate.errors
 
 applicable := data.accord.criteria.applicable
 
+# What the engine derives once per bundle, at load, and puts at data.derived (see "The
+# decision contract" in the top-level README): the rule index of criteria.rego.
+derived := {"rule_index": {"any": data.accord.criteria.any_account, "named": data.accord.criteria.by_account}}
+
 forbid_reasons := (data.accord.checks.errors | data.accord.limits.exceeded) | {concat(" ", ["forbidden by rule", id]) |
 	some id in applicable
 	data.rules[id].effect == "forbid"

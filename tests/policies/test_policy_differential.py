@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import MONDAY_10AM, OPA_MISSING, erc20_transfer
 
+from accord.bundles.decision import Decision
 from accord.bundles.engine import engine_class
 from accord.bundles.inputs import prepare_input
 from accord.bundles.opa_engine import opa_available
@@ -110,7 +111,7 @@ class Generator:
                       and set(record["roles"]) & set(rule.get("roles", record["roles"]))
                       and (set(record["groups"]) & set(rule.get("groups", record["groups"])) or "groups" not in rule)]
         action = self.rng.choice(rule["actions"])
-        resources = self.principals if action == "grantPermission" else rule.get("accounts", self.accounts)
+        resources = self.principals if action == "grantPermission" else rule.get("accounts") or self.accounts
         return self.rng.choice(principals or self.principals), action, self.rng.choice(resources)
 
     def request(self) -> dict[str, Any]:
@@ -166,3 +167,45 @@ def test_regorus_interpreter_and_rvm_agree(library):
     """Where the compiled evaluator may be used (beside another engine): the library is
     written so that it decides every generated request as the interpreter does."""
     assert_engines_agree(library, ("regorus", "regorus-rvm"))
+
+
+def _more_rules(data: dict[str, Any]) -> dict[str, Any]:
+    """The example data with rules that stress the rule index: several actions, several
+    accounts, an empty accounts list (matches nothing), accounts of another chain."""
+    accounts = sorted(data["accounts"])
+    rules = {
+        "two-actions": {"effect": "permit", "actions": ["signMessage", "signTypedData"], "accounts": accounts[:2]},
+        "nowhere": {"effect": "forbid", "actions": ["signTransaction", "signMessage"], "accounts": []},
+        "everywhere-messages": {"effect": "forbid", "actions": ["signMessage"], "principals": ["carol"]},
+        "last-accounts": {"effect": "permit", "actions": ["signTransaction"], "accounts": accounts[-2:],
+                          "intents": ["transferNative"], "max_amount": "1000000000000000000"},
+    }
+    return {**data, "rules": {**data["rules"], **rules}}
+
+
+@pytest.mark.parametrize("engine_name", ["regorus", "regorus-rvm",
+                                         pytest.param("opa", marks=[pytest.mark.opa, pytest.mark.skipif(
+                                             not opa_available(), reason=OPA_MISSING)])])  # fmt: skip
+def test_the_rule_index_only_spares_rules_that_cannot_apply(library, engine_name):
+    """Decisions over the index the engine derived at load equal those of the full scan of
+    data.rules (what a policy test that replaces the rules gets), rule for rule."""
+    modules, data = library[0], _more_rules(library[1])
+    engine = engine_class(engine_name).load(modules, data)
+    index = engine.document("data.derived.rule_index")
+    assert index["named"]["signMessage"] and index["any"]["signTransaction"], index
+    generator = Generator(data, SEED + 1)
+    spared = compared = 0
+    while compared < CASES // 3:
+        try:
+            prepared = prepare_input(generator.request())
+        except InputError:
+            continue
+        [indexed] = engine.query("a := data.accord.criteria.applicable; c := data.accord.criteria.candidates",
+                                 prepared.json)  # fmt: skip
+        [scanned] = engine.query("a := data.accord.criteria.applicable with data.derived as {}; "
+                                 "d := data.accord.decision with data.derived as {}", prepared.json)  # fmt: skip
+        assert sorted(indexed["a"]) == sorted(scanned["a"]), prepared.json.decode()
+        assert engine.decide(prepared).to_json() == Decision.from_policy_output(scanned["d"]).to_json()
+        spared += len(data["rules"]) - len(indexed["c"])
+        compared += 1
+    assert spared > compared, "the index spared no rule: the decisions scanned them all"

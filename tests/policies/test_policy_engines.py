@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import sys
 import threading
 from dataclasses import dataclass
@@ -71,6 +72,38 @@ def test_an_entry_point_no_module_defines_is_undefined(engine_name):
     engine = engine_class(engine_name)({"d.rego": "package accord\n\ndecision := 1\n"}, {},
                                        entry_points=(DECISION_RULE, DATA_ERRORS_RULE))  # fmt: skip
     assert engine.evaluate(DATA_ERRORS_RULE) is UNDEFINED
+
+
+DERIVING = """package accord
+
+derived := {"total": sum([n | some n in data.items]), "n": count(data.items)}
+
+decision := {"total": data.derived.total, "n": data.derived.n}
+"""
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_what_the_policy_derives_at_load_is_data_derived(engine_name):
+    engine = engine_class(engine_name).load({"d.rego": DERIVING}, {"items": [1, 2, 3]})
+    assert engine.document("data.derived") == {"total": 6, "n": 3}
+    assert engine.evaluate(DECISION_RULE, b'{"any": 1}') == {"total": 6, "n": 3}
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+def test_bundle_data_cannot_bring_its_own_derived_document(engine_name):
+    # An index the admin (or anyone who can sign) wrote would decide what the rules are.
+    with pytest.raises(ContractError, match="data.derived is reserved: the engine derives it at load"):
+        engine_class(engine_name).load({"d.rego": DERIVING}, {"items": [1], "derived": {"total": 0, "n": 0}})
+
+
+@pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
+@pytest.mark.parametrize(("rule", "problem"), [
+    ('derived := [1]', "data.accord.derived must be an object, got list"),
+    ('derived := {"x": 1 / count(data.items)}', "data.accord.derived failed: "),
+])  # fmt: skip
+def test_a_derived_document_that_is_not_an_object_or_fails_is_refused(engine_name, rule, problem):
+    with pytest.raises(ContractError, match=re.escape(problem)):
+        engine_class(engine_name).load({"d.rego": f"package accord\n\n{rule}\n\ndecision := 1\n"}, {"items": []})
 
 
 @pytest.mark.parametrize("engine_name", ENGINE_PARAMS)
