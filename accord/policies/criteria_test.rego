@@ -113,8 +113,8 @@ test_typed_data_criteria if {
 }
 
 # The rule index (derived by the engine at load, data.derived): only the rules of the
-# request's action and account are visited, and rules that are not those it indexed are
-# all visited.
+# request's action and account are visited; without an index (as in these tests, which
+# replace the rules) every rule is.
 index_rules := {
 	"here": {"effect": "permit", "actions": ["signTransaction", "signMessage"], "accounts": ["ops-wallet", "cold"]},
 	"elsewhere": {"effect": "permit", "actions": ["signTransaction"], "accounts": ["payroll"]},
