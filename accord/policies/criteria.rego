@@ -34,8 +34,8 @@ applicable := {id |
 	primary_type := object.get(input.request.payload, ["typed_data", "primaryType"], "")
 	contract := object.get(input.request.payload, ["typed_data", "domain", "verifyingContract"], "")
 
-	some id in candidates
-	rule := data.rules[id]
+	some rules in candidates
+	some id, rule in rules
 	action in rule.actions
 	resource in object.get(rule, "accounts", [resource])
 	intent_type in object.get(rule, "intents", [intent_type])
@@ -57,34 +57,27 @@ applicable := {id |
 	time_ok(object.get(rule, "time_of_day", null))
 }
 
-# candidates: the ids of the rules that may apply to this request's action and account,
-# from the index the engine derived from data.rules when it loaded the bundle (see
-# data.accord.derived); every rule where there is no index (the policy test runner does not
-# derive one, so that a test's `with data.rules as ...` takes effect). `applicable` checks
-# action and account itself, so the index only spares it the rules that cannot apply.
-candidates contains id if {
-	some id in data.derived.rule_index.any[input.request.action]
-}
+# candidates: the rules (id -> rule, in one or two objects) that may apply to this request's
+# action and account, from the index the engine derived from data.rules when it loaded the
+# bundle (see data.accord.derived); all of data.rules where there is no index (the policy
+# test runner does not derive one, so that a test's `with data.rules as ...` takes effect).
+# `applicable` checks action and account itself, so the index only spares it the rules that
+# cannot apply.
+candidates := [object.get(index.any, action, {}), object.get(object.get(index.named, action, {}), input.request.resource, {})] if {
+	index = data.derived.rule_index # `=`: it may be undefined (README.md, "Writing Rego that every engine evaluates alike")
+	action := input.request.action
+} else := [data.rules]
 
-candidates contains id if {
-	by_account := data.derived.rule_index.named[input.request.action] # one variable key at a time
-	some id in by_account[input.request.resource]
-}
-
-candidates contains id if {
-	not data.derived.rule_index
-	some id, _ in data.rules
-}
-
-# by_account[action][account]: the rules of an action that name the account; any_account[action]:
-# those without an accounts criterion. One pass over the rules, once per bundle.
-by_account[action][account] contains id if {
+# by_account[action][account][id]: the rules of an action that name the account;
+# any_account[action][id]: those without an accounts criterion. One pass over the rules,
+# once per bundle.
+by_account[action][account][id] := rule if {
 	some id, rule in data.rules
 	some action in rule.actions
 	some account in rule.accounts
 }
 
-any_account[action] contains id if {
+any_account[action][id] := rule if {
 	some id, rule in data.rules
 	some action in rule.actions
 	not rule.accounts

@@ -122,22 +122,29 @@ index_rules := {
 	"messages": {"effect": "permit", "actions": ["signMessage"]},
 }
 
+# The ids of the rules indexed under each action and account, and of the candidates.
+index_ids := {action: {account: object.keys(rules) | some account, rules in by_account} |
+	some action, by_account in data.accord.criteria.by_account
+}
+
+candidate_ids := {id | some rules in data.accord.criteria.candidates; some id, _ in rules}
+
 test_rule_index_by_action_and_account if {
-	data.accord.criteria.by_account == {
+	index_ids == {
 		"signTransaction": {"ops-wallet": {"here"}, "cold": {"here"}, "payroll": {"elsewhere"}},
 		"signMessage": {"ops-wallet": {"here"}, "cold": {"here"}},
 	} with data.rules as index_rules
-	data.accord.criteria.any_account == {"signTransaction": {"anywhere"}, "signMessage": {"messages"}} with data.rules as index_rules
+	expected := {"signTransaction": {"anywhere": index_rules.anywhere}, "signMessage": {"messages": index_rules.messages}}
+	data.accord.criteria.any_account == expected with data.rules as index_rules # bound first: see test_policy_divergences.py
 }
 
 test_candidates_come_from_the_index_of_these_rules if {
 	derived := data.accord.derived with data.rules as index_rules
-	data.accord.criteria.candidates == {"here", "anywhere"} with input as small_usdc_payout with data.rules as index_rules with data.derived as derived
+	candidate_ids == {"here", "anywhere"} with input as small_usdc_payout with data.rules as index_rules with data.derived as derived
 	data.accord.criteria.applicable == {"here", "anywhere"} with input as small_usdc_payout with data.rules as index_rules with data.derived as derived
 }
 
 test_candidates_are_every_rule_without_an_index_of_these_rules if {
-	every_rule := {"here", "elsewhere", "anywhere", "messages"}
-	data.accord.criteria.candidates == every_rule with input as small_usdc_payout with data.rules as index_rules
+	candidate_ids == {"here", "elsewhere", "anywhere", "messages"} with input as small_usdc_payout with data.rules as index_rules
 	data.accord.criteria.applicable == {"here", "anywhere"} with input as small_usdc_payout with data.rules as index_rules
 }

@@ -32,6 +32,14 @@ def test_negated_membership_of_an_undefined_ref_differs():
     assert got == {"regorus": ["e"], "opa": []}
 
 
+def test_a_rule_used_as_a_with_value_and_in_the_expression_differs():
+    """Why criteria_test.rego binds what it compares before `with data.rules as index_rules`."""
+    source = 'package t\n\nrules := {"a": 1}\n\nx := v if {\n\tv := rules.a with data.other as rules\n}\n'
+    assert values(source, "data.t.x") == {"regorus": UNDEFINED, "opa": 1}
+    bound = 'package t\n\nrules := {"a": 1}\n\nx := v if {\n\tr := rules\n\tv := r.a with data.other as rules\n}\n'
+    assert values(bound, "data.t.x") == {"regorus": 1, "opa": 1}
+
+
 def rvm_value(source: str, rule: str, input_json: str) -> object:
     program = regorus.Program.compile_from_modules("{}", [("t.rego", source)], [rule])
     vm = regorus.Rvm()
