@@ -15,7 +15,8 @@ decision_us     median wall time of PolicyEngine.decide() (regorus's interpreter
 --rules N       adds N generated rules the payout does not meet (a third signMessage, two
                 thirds signTransaction rules, each on one generated vault account): with the
                 rule index the library derives at load, the decision should not grow with
-                them (see accord/policies/README.md, "Performance").
+                them (see accord/policies/README.md, "Performance"). --limits N adds N
+                daily USDC limits on generated vault accounts, none in the payout's scope.
 bundle_load_ms  median wall time from the signed .tar.gz bytes to an engine ready to decide:
                 read the archive, verify it (accord.bundles.verify.verify_bundle: signature
                 with the pinned key, every file hash, manifest revision), then
@@ -24,7 +25,7 @@ bundle_load_ms  median wall time from the signed .tar.gz bytes to an engine read
                 engine_ms split it; rvm_engine_ms is the regorus-rvm engine's load up to its
                 first decision (when the compiled program takes the data).
 
-    .venv/bin/python benchmarks/policy_bench.py [--decisions 2000] [--loads 5] [--rules 0] [--json]
+    .venv/bin/python benchmarks/policy_bench.py [--decisions 2000] [--loads 5] [--rules 0] [--limits 0] [--json]
 """
 
 from __future__ import annotations
@@ -102,6 +103,15 @@ def add_rules(data: dict[str, Any], count: int) -> None:
             }
 
 
+def add_limits(data: dict[str, Any], count: int) -> None:
+    """`count` more daily USDC limits, none in the scope of the payout (each names one
+    generated vault account)."""
+    vaults = sorted(a for a in data["accounts"] if a.startswith("vault-"))
+    for i in range(count):
+        data["limits"][f"vault-daily-{i}"] = {"kind": "spending", "token": USDC, "max_amount": "1000000000",
+                                             "window": "day", "per": "account", "accounts": [vaults[i % len(vaults)]]}
+
+
 def payout_request(data: dict[str, Any]) -> dict[str, Any]:
     """bob pays 5,000 USDC to Kraken from ops-wallet, with 20 transfers in his history."""
     kraken = next(k.split(":")[2] for k, v in data["address_book"].items() if v["label"] == "Kraken deposit")
@@ -148,6 +158,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=5)
     parser.add_argument("--data-bytes", type=int, default=1_000_000)
     parser.add_argument("--rules", type=int, default=0, help="generated rules to add (none apply)")
+    parser.add_argument("--limits", type=int, default=0, help="generated limits to add (none in scope)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
@@ -155,6 +166,7 @@ def main() -> None:
     modules = {p: s for p, s in modules.items() if not p.endswith("_test.rego")}
     data = grow_data(example, args.data_bytes)
     add_rules(data, args.rules)
+    add_limits(data, args.limits)
     archive, signature, key = signed_bundle(modules, data)
     trust = TrustPolicy(frozenset({fingerprint(key.public)}))
 
@@ -203,6 +215,7 @@ def main() -> None:
         "principals": len(data["principals"]),
         "address_book": len(data["address_book"]),
         "rules": len(data["rules"]),
+        "limits": len(data["limits"]),
     }
     if args.json:
         print(json.dumps(figures))

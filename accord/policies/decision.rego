@@ -14,8 +14,12 @@ data_errors := data.accord.validate.errors
 applicable := data.accord.criteria.applicable
 
 # What the engine derives once per bundle, at load, and puts at data.derived (see "The
-# decision contract" in the top-level README): the rule index of criteria.rego.
-derived := {"rule_index": {"any": data.accord.criteria.any_account, "named": data.accord.criteria.by_account}}
+# decision contract" in the top-level README): the rule and limit indexes of criteria.rego
+# and limits.rego.
+derived := {
+	"rule_index": {"any": data.accord.criteria.any_account, "named": data.accord.criteria.by_account},
+	"limit_index": {"any": data.accord.limits.any_account, "named": data.accord.limits.by_account},
+}
 
 forbid_reasons := (data.accord.checks.errors | data.accord.limits.exceeded) | {concat(" ", ["forbidden by rule", id]) |
 	some id in applicable

@@ -47,7 +47,8 @@ in_scope := {id: limit |
 	token := input.intent.token
 	roles := data.accord.principal.roles
 	groups := data.accord.principal.groups
-	some id, limit in data.limits
+	some limits in candidates
+	some id, limit in limits
 	object.get(limit, "token", token) == token
 	input.request.resource in object.get(limit, "accounts", [input.request.resource])
 	input.principal in object.get(limit, "principals", [input.principal])
@@ -55,4 +56,25 @@ in_scope := {id: limit |
 	role in roles
 	some group in object.get(limit, "groups", ["*"])
 	group in groups
+}
+
+# candidates: the limits (id -> limit, in one or two objects) that may apply to this
+# request's account, from the index the engine derived from data.limits when it loaded the
+# bundle (see data.accord.derived); all of data.limits without an index (`accord policy
+# test`). `in_scope` checks the account itself, so the index only spares it limits that
+# cannot apply.
+candidates := [index.any, object.get(index.named, input.request.resource, {})] if {
+	index = data.derived.limit_index # `=`: it may be undefined (README.md, "Writing Rego that every engine evaluates alike")
+} else := [data.limits]
+
+# by_account[account][id]: the limits that name the account; any_account[id]: those without
+# an accounts criterion. One pass over the limits, once per bundle.
+by_account[account][id] := limit if {
+	some id, limit in data.limits
+	some account in limit.accounts
+}
+
+any_account[id] := limit if {
+	some id, limit in data.limits
+	not limit.accounts
 }

@@ -56,3 +56,31 @@ test_no_spending_no_limits if {
 	msg := data.accord.testing.request("bob", "signMessage", "ops-wallet", {"message": "hi"})
 	data.accord.limits.exceeded == set() with input as msg
 }
+
+# The limit index (derived by the engine at load, data.derived): only the limits of the
+# request's account are visited; without an index (as in these tests) every limit is.
+index_limits := {
+	"ops-only": {"kind": "rate", "max_count": 1, "window": "day", "per": "account", "accounts": ["ops-wallet", "cold"]},
+	"payroll-only": {"kind": "rate", "max_count": 1, "window": "day", "per": "account", "accounts": ["payroll"]},
+	"everywhere": {"kind": "rate", "max_count": 1, "window": "day", "per": "all"},
+}
+
+candidate_ids := {id | some limits in data.accord.limits.candidates; some id, _ in limits}
+
+test_limit_index_by_account if {
+	ids := {account: object.keys(limits) | some account, limits in data.accord.limits.by_account} with data.limits as index_limits
+	ids == {"ops-wallet": {"ops-only"}, "cold": {"ops-only"}, "payroll": {"payroll-only"}}
+	everywhere := index_limits.everywhere # bound first: see test_policy_divergences.py
+	data.accord.limits.any_account == {"everywhere": everywhere} with data.limits as index_limits
+}
+
+test_limit_candidates_come_from_the_index if {
+	derived := data.accord.derived with data.limits as index_limits
+	candidate_ids == {"ops-only", "everywhere"} with input as payout with data.limits as index_limits with data.derived as derived
+	object.keys(data.accord.limits.in_scope) == {"ops-only", "everywhere"} with input as payout with data.limits as index_limits with data.derived as derived
+}
+
+test_limit_candidates_are_every_limit_without_an_index if {
+	candidate_ids == {"ops-only", "payroll-only", "everywhere"} with input as payout with data.limits as index_limits
+	object.keys(data.accord.limits.in_scope) == {"ops-only", "everywhere"} with input as payout with data.limits as index_limits
+}

@@ -170,8 +170,8 @@ def test_regorus_interpreter_and_rvm_agree(library):
 
 
 def _more_rules(data: dict[str, Any]) -> dict[str, Any]:
-    """The example data with rules that stress the rule index: several actions, several
-    accounts, an empty accounts list (matches nothing), accounts of another chain."""
+    """The example data with rules and limits that stress the indexes: several actions,
+    several accounts, an empty accounts list (matches nothing), accounts of another chain."""
     accounts = sorted(data["accounts"])
     rules = {
         "two-actions": {"effect": "permit", "actions": ["signMessage", "signTypedData"], "accounts": accounts[:2]},
@@ -180,32 +180,45 @@ def _more_rules(data: dict[str, Any]) -> dict[str, Any]:
         "last-accounts": {"effect": "permit", "actions": ["signTransaction"], "accounts": accounts[-2:],
                           "intents": ["transferNative"], "max_amount": "1000000000000000000"},
     }
-    return {**data, "rules": {**data["rules"], **rules}}
+    limits = {
+        "first-accounts": {"kind": "rate", "max_count": 3, "window": "rolling_1h", "per": "account",
+                           "accounts": accounts[:3]},
+        "no-account": {"kind": "spending", "token": data["limits"]["ops-usdc-daily"]["token"],
+                       "max_amount": "1000000000", "window": "hour", "per": "all"},
+        "nowhere": {"kind": "rate", "max_count": 1, "window": "day", "per": "all", "accounts": []},
+    }
+    return {**data, "rules": {**data["rules"], **rules}, "limits": {**data["limits"], **limits}}
 
 
 @pytest.mark.parametrize("engine_name", ["regorus", "regorus-rvm",
                                          pytest.param("opa", marks=[pytest.mark.opa, pytest.mark.skipif(
                                              not opa_available(), reason=OPA_MISSING)])])  # fmt: skip
-def test_the_rule_index_only_spares_rules_that_cannot_apply(library, engine_name):
-    """Decisions over the index the engine derived at load equal those of the full scan of
-    data.rules (what a policy test that replaces the rules gets), rule for rule."""
+def test_the_indexes_only_spare_rules_and_limits_that_cannot_apply(library, engine_name):
+    """Decisions over the indexes the engine derived at load equal those of the full scans
+    of data.rules and data.limits (what `accord policy test` runs), rule for rule and limit
+    for limit."""
     modules, data = library[0], _more_rules(library[1])
     engine = engine_class(engine_name).load(modules, data)
-    index = engine.document("data.derived.rule_index")
-    assert index["named"]["signMessage"] and index["any"]["signTransaction"], index
+    derived = engine.document("data.derived")
+    assert derived["rule_index"]["named"]["signMessage"] and derived["rule_index"]["any"]["signTransaction"]
+    assert derived["limit_index"]["named"] and derived["limit_index"]["any"], derived["limit_index"]
     generator = Generator(data, SEED + 1)
-    spared = compared = 0
+    spared = compared = in_scope = 0
     while compared < CASES // 3:
         try:
             prepared = prepare_input(generator.request())
         except InputError:
             continue
-        [indexed] = engine.query("a := data.accord.criteria.applicable; c := data.accord.criteria.candidates",
-                                 prepared.json)  # fmt: skip
+        [indexed] = engine.query("a := data.accord.criteria.applicable; c := data.accord.criteria.candidates; "
+                                 "l := data.accord.limits.in_scope", prepared.json)  # fmt: skip
         [scanned] = engine.query("a := data.accord.criteria.applicable with data.derived as {}; "
+                                 "l := data.accord.limits.in_scope with data.derived as {}; "
                                  "d := data.accord.decision with data.derived as {}", prepared.json)  # fmt: skip
         assert sorted(indexed["a"]) == sorted(scanned["a"]), prepared.json.decode()
+        assert indexed.get("l") == scanned.get("l"), prepared.json.decode()
         assert engine.decide(prepared).to_json() == Decision.from_policy_output(scanned["d"]).to_json()
-        spared += len(data["rules"]) - len(indexed["c"])
+        spared += len(data["rules"]) - sum(len(rules) for rules in indexed["c"])
+        in_scope += bool(indexed.get("l"))
         compared += 1
     assert spared > compared, "the index spared no rule: the decisions scanned them all"
+    assert in_scope > compared // 4, "too few requests with limits in scope to compare"
