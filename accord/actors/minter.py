@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,11 +182,14 @@ class TokenMinter:
 
     def _authorize_in(self, group: _Group, requests: list[HttpRequest]) -> list[AuthorizationResult]:
         with group.lock:
+            # The group key this batch is signed under: a rotation may replace the group's
+            # coordinator while the batch is out, and its shares verify only under this one.
+            coordinator = group.coordinator
             try:
                 self._refill(group, len(requests))
                 with self._stages.measure("prepare", len(requests)):
                     group.iat = max(group.iat, int(time.time()))  # iat never goes back
-                    tasks = group.coordinator.prepare(requests, group.iat)
+                    tasks = coordinator.prepare(requests, group.iat)
             except Exception as exc:  # noqa: BLE001 - a KeyShare is down: no commitments, no tokens
                 return [AuthorizationResult(Status.UNAVAILABLE, "", code=minting.NOT_READY,
                                             message=f"cannot get nonce commitments: {type(exc).__name__}: {exc}")
@@ -196,7 +199,7 @@ class TokenMinter:
             group.seq += 1
             pending = self._invoker.submit([(ev, "evaluate", (tasks, group.seq)) for ev in group.spec.evaluators])
         answers = self._invoker.settle(pending)
-        names = list(group.coordinator.enclaves.values())
+        names = list(coordinator.enclaves.values())
         per_task: list[list[minting.EnclaveVerdict]] = [[] for _ in tasks]
         for name, answer in zip(names, answers):
             if isinstance(answer, BaseException) or len(answer) != len(tasks):
@@ -206,7 +209,7 @@ class TokenMinter:
             for verdicts, verdict in zip(per_task, answer):
                 verdicts.append(verdict)
         with self._stages.measure("combine", len(tasks)):
-            results = [group.coordinator.combine(task, verdicts) for task, verdicts in zip(tasks, per_task)]
+            results = [coordinator.combine(task, verdicts) for task, verdicts in zip(tasks, per_task)]
         if any(r.code == minting.SIGNING_FAILED for r in results):
             with group.lock:  # a KeyShare restarted or refused: its old commitments are void
                 for pool in group.coordinator.pools.values():
@@ -232,31 +235,37 @@ class TokenMinter:
         shares at one batch of its sequence (each evaluator tells its KeyShare), then take
         the group's new public key package. `retire_until`: after a rotation, until when
         the old key stays public (see `KeyShareCore.switch_share`). Errors as `switch_bundle`."""
-        out = self._switch("switch_shares", retire_until)
-        for group in self._ready():
-            with group.lock:
-                statuses = self._invoker.settle(self._invoker.submit([(ks, "status", ()) for ks in group.spec.keyshares]))
-                packages = {s["public_key_package"] for s in statuses if isinstance(s, dict)}
-                if len(packages) != 1 or None in packages:
-                    continue  # not every KeyShare switched: the caller repairs, the next build takes it
-                public = PublicKeyPackage.from_bytes(packages.pop())
-                if public.verifying_key != group.coordinator.public.verifying_key:  # rotated: a new key signs
-                    old = group.coordinator
-                    group.coordinator = MintCoordinator(public, old.enclaves, token_ttl=self._config.token_ttl)
-                    group.coordinator.pools = old.pools  # nonces do not depend on the key
-                    group.kid = statuses[0]["kid"]
-                group.coordinator.public = public
-                group.retired = _common_retired(statuses)
-                group.key_since = max(s.get("key_since", 0) for s in statuses)
-        return out
+        # Under the same hold of the group's lock as the switch batch: a batch numbered
+        # after the switch is signed with the new shares, so it must meet the new package.
+        return self._switch("switch_shares", retire_until, then=self._take_public_key)
 
-    def _switch(self, method: str, *args: Any) -> dict[int, dict[str, str | None]]:
+    def _take_public_key(self, group: _Group) -> None:
+        """The group's public key package after a share switch (the group's lock held)."""
+        statuses = self._invoker.settle(self._invoker.submit([(ks, "status", ()) for ks in group.spec.keyshares]))
+        packages = {s["public_key_package"] for s in statuses if isinstance(s, dict)}
+        if len(packages) != 1 or None in packages:
+            return  # not every KeyShare switched: the caller repairs, the next build takes it
+        public = PublicKeyPackage.from_bytes(packages.pop())
+        if public.verifying_key != group.coordinator.public.verifying_key:  # rotated: a new key signs
+            group.kid = statuses[0]["kid"]
+        # A new coordinator, not the old one changed: a batch still out when the group
+        # switched combines under the package its shares were made with.
+        old = group.coordinator
+        group.coordinator = MintCoordinator(public, old.enclaves, token_ttl=self._config.token_ttl)
+        group.coordinator.pools = old.pools  # nonces do not depend on the key
+        group.retired = _common_retired(statuses)
+        group.key_since = max(s.get("key_since", 0) for s in statuses)
+
+    def _switch(self, method: str, *args: Any,
+                then: Callable[[_Group], None] | None = None) -> dict[int, dict[str, str | None]]:  # fmt: skip
         out: dict[int, dict[str, str | None]] = {}
         for group in self._ready():
             with group.lock:
                 group.seq += 1
                 pending = self._invoker.submit([(ev, method, (group.seq, *args)) for ev in group.spec.evaluators])
                 answers = self._invoker.settle(pending)
+                if then is not None:
+                    then(group)
             # One that failed keeps its place in the sequence: the caller repairs it, and the
             # next batch brings its state up to date.
             out[group.spec.index] = {name: (f"{type(a).__name__}: {a}" if isinstance(a, BaseException) else None)

@@ -117,3 +117,52 @@ def test_a_retired_key_the_keyshare_did_not_state_is_refused_by_the_evaluator(ro
     mislabelled = RetiredKey(genuine.retired[0].kid, forged.jwk, forged.until)
     with pytest.raises(GroupKeyNotAttested, match="is not the thumbprint"):
         ev.core.accept_group_key(dataclasses.replace(statement(), retired=(mislabelled,)))
+
+
+@pytest.mark.parametrize("operation", ["rotate_keys", "refresh_shares"])
+def test_a_batch_out_while_the_group_switches_keys_combines_under_its_own(scenario, tmp_path, operation):
+    # The race of a switch under load, made certain: the evaluators sign a batch with the
+    # old shares, the group switches before the coordinator combines that batch.
+    deployment = Deployment.in_process(state_dir=tmp_path / "state", bundle=scenario.publish(1))
+    invoker, jwks = deployment.handles.minter._invoker, deployment.jwks()
+    settle, armed, reports = invoker.settle, [True], []
+
+    def settle_then_switch(pending):
+        answers = settle(pending)
+        if armed:  # the first batch's verdicts are in: switch before they are combined
+            armed.clear()
+            reports.extend(getattr(deployment, operation)())
+        return answers
+
+    invoker.settle = settle_then_switch
+    try:
+        result = deployment.authorize(scenario.permit_request())
+    finally:
+        invoker.settle = settle
+    assert len(reports[0]["switched"]) == 3
+    assert result.status is Status.PERMIT, result.message
+    assert header_kid(result.token, deployment.jwks()) == jwks["keys"][0]["kid"]  # the key it was signed under
+    assert deployment.authorize(scenario.permit_request()).status is Status.PERMIT
+
+
+def test_no_batch_goes_out_between_the_switch_and_the_new_public_key(scenario, tmp_path):
+    # A batch numbered after the switch batch is signed with the new shares: a request the
+    # coordinator takes at any point of the rotation must combine under the right key.
+    deployment = Deployment.in_process(state_dir=tmp_path / "state", bundle=scenario.publish(1))
+    minter, results, busy = deployment.handles.minter, [], []
+    ready = minter._ready
+
+    def ready_then_authorize():
+        groups = ready()
+        if not busy:  # each time the rotation looks for its groups (outside their locks)
+            busy.append(True)
+            results.append(deployment.authorize(scenario.permit_request()))
+            busy.clear()
+        return groups
+
+    minter._ready = ready_then_authorize
+    try:
+        deployment.rotate_keys()
+    finally:
+        minter._ready = ready
+    assert results and [r.message for r in results if r.status is not Status.PERMIT] == []
