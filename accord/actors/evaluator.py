@@ -19,6 +19,7 @@ from typing import Any
 from accord.actors.enclave_host import SealedHighWaterMark, open_enclave, placement, retry, sealed_store
 from accord.actors.invoke import Invoker
 from accord.actors.stats import StageClock
+from accord.atomic_file import write_atomic
 from accord.bundles.store import ActiveBundleStore
 from accord.bundles.verify import TrustPolicy
 from accord.config.deployment import DeploymentConfig
@@ -27,7 +28,6 @@ from accord.enclave.decision_log import DecisionLog
 from accord.enclave.evaluator import EvaluatorCore
 from accord.enclave.group_state import GroupState
 from accord.enclave.keyshare import ForeignSignRequest, NotPaired
-from accord.enclave.platform.atomic_file import write_atomic
 from accord.enclave.state_log import open_state_log
 from accord.errors import AccordError
 from accord.protocols.minting import EnclaveVerdict, MintTask

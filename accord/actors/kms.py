@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import cbor2
 
+from accord.atomic_file import write_atomic
 from accord.config.deployment import DeploymentConfig
 from accord.enclave.configuration import KmsKind
-from accord.enclave.platform.atomic_file import write_atomic
 from accord.enclave.platform.enclave import expected_pcrs
 from accord.enclave.platform.errors import InvalidKmsRequestError
 from accord.enclave.platform.kms import DecryptResponse, GenerateDataKeyResponse, KeyPolicy, Kms

@@ -20,12 +20,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
+from accord.atomic_file import write_atomic
 from accord.bundles.errors import HighWaterMarkError, RollbackError
 from accord.bundles.keys import load_public_keys
 from accord.bundles.layout import DEFAULT_LIMITS, Limits, RawBundle, read_tarball
 from accord.bundles.sources import BundleSources, Fetcher, SizeCaps
 from accord.bundles.verify import TrustPolicy, VerifiedBundle, verify_bundle
-from accord.enclave.platform.atomic_file import write_atomic
 from accord.protocols.jwk import PublicJwk
 
 

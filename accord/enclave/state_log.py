@@ -27,8 +27,8 @@ import cbor2
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from accord.atomic_file import write_atomic
 from accord.enclave.group_state import BatchEffects, GroupState, GroupStateError
-from accord.enclave.platform.atomic_file import write_atomic
 from accord.enclave.platform.errors import UnsealError
 from accord.enclave.platform.sealing import SealedStore
 from accord.enclave.platform.strict_cbor import loads_exact

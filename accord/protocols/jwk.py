@@ -27,7 +27,7 @@ from joserfc import jwk as jose_jwk
 from nacl import bindings as nacl_bindings
 from joserfc.util import urlsafe_b64decode, urlsafe_b64encode
 
-from accord.enclave.platform.atomic_file import write_atomic
+from accord.atomic_file import write_atomic
 from accord.protocols import canonical_json
 from accord.protocols.auth_errors import (
     InvalidJwk,

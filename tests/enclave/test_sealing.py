@@ -9,7 +9,7 @@ import cbor2
 import pytest
 from nitro_vectors import CONFIG, OTHER_CONFIG, clock_at
 
-from accord.enclave.platform import atomic_file
+from accord import atomic_file
 from accord.enclave.platform.enclave import Enclave, expected_pcrs
 from accord.enclave.platform.errors import (
     DebugEnclaveUnsealError,

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from accord.enclave.platform.atomic_file import write_atomic
+from accord.atomic_file import write_atomic
 from accord.enclave.platform.attestation import AttestationDocument, build_attestation
 from accord.enclave.platform.errors import SimulatedPkiError
 from accord.enclave.platform.strict_cbor import loads_exact

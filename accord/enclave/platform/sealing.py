@@ -27,7 +27,7 @@ import cbor2
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from accord.enclave.platform.atomic_file import write_atomic
+from accord.atomic_file import write_atomic
 from accord.enclave.platform.errors import (
     DebugEnclaveUnsealError,
     IncorrectKeyError,
