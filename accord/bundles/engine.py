@@ -164,12 +164,9 @@ class PolicyEngine(ABC):
         """Evaluate `data.accord.derived` (no input) and make its value `data.derived`, where
         the policy defines it; the problems found, if any (then nothing is added). Once, at
         load, before the engine answers anything else."""
-        try:
-            value = self.evaluate(DERIVED_RULE)
-        except EngineEvalError as exc:
-            return [f"{DERIVED_RULE} failed: {exc}"]
-        if value is UNDEFINED:
-            return []
+        value, problems = _at_load(self, DERIVED_RULE)
+        if problems or value is UNDEFINED:
+            return problems
         if not isinstance(value, dict):
             return [f"{DERIVED_RULE} must be an object, got {type(value).__name__}"]
         self._add_data({DERIVED: value})
@@ -235,13 +232,19 @@ def engine_class(name: str = DEFAULT_ENGINE) -> type[PolicyEngine]:
     return getattr(importlib.import_module(module), attr)
 
 
-def _data_errors(engine: PolicyEngine) -> list[str]:
+def _at_load(engine: PolicyEngine, rule: str) -> tuple[Any, list[str]]:
+    """The value of a load-time `rule` (no input; UNDEFINED where no module defines it), or
+    its evaluation's failure as a problem."""
     try:
-        errors = engine.evaluate(DATA_ERRORS_RULE)
+        return engine.evaluate(rule), []
     except EngineEvalError as exc:
-        return [f"{DATA_ERRORS_RULE} failed: {exc}"]
-    if errors is UNDEFINED:
-        return []
+        return UNDEFINED, [f"{rule} failed: {exc}"]
+
+
+def _data_errors(engine: PolicyEngine) -> list[str]:
+    errors, problems = _at_load(engine, DATA_ERRORS_RULE)
+    if problems or errors is UNDEFINED:
+        return problems
     if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
         return [f"{DATA_ERRORS_RULE} must be a set of strings, got {errors!r}"]
     return [f"data refused by the policy: {error}" for error in sorted(errors)]
