@@ -157,19 +157,22 @@ class PolicyEngine(ABC):
         if prepared is not None:  # evaluated once: it grows with the data (about 50 us per rule)
             problems.extend(_data_errors(engine))
         if not problems:
-            problems.extend(engine.derive())
+            problems.extend(engine._derive())
         return (None if problems else engine), problems
 
-    def derive(self) -> list[str]:
+    def _derive(self) -> list[str]:
         """Evaluate `data.accord.derived` (no input) and make its value `data.derived`, where
-        the policy defines it; the problems found, if any (then nothing is added). Once, at
-        load, before the engine answers anything else."""
+        the policy defines it; the problems found, if any. Once, at load, before the engine
+        answers anything else."""
         value, problems = _at_load(self, DERIVED_RULE)
         if problems or value is UNDEFINED:
             return problems
         if not isinstance(value, dict):
             return [f"{DERIVED_RULE} must be an object, got {type(value).__name__}"]
-        self._add_data({DERIVED: value})
+        try:
+            self._add_data({DERIVED: value})
+        except PolicyLoadError as exc:
+            return [f"{DERIVED_RULE}: {exc}"]
         return []
 
     @abstractmethod
