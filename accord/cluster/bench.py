@@ -30,7 +30,7 @@ from typing import Any
 import psutil
 
 from accord.cluster.batching import BatchConfig, BatchingAuthorizer
-from accord.cluster.load import ActorAuthorizer, DriverPool, Load, Target, http_submit
+from accord.cluster.load import DriverPool, Load, Target, submitter
 from accord.config.topology import Topology
 from accord.cpu_units import ed25519_costs
 from accord.enclave.configuration import EvaluatorConfig
@@ -167,12 +167,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str, float], Callable[[in
         if pool is not None:
             pool.aim(target, batch)
             return pool
-        if target.url is not None:
-            submit = http_submit(target.url)
-        else:
-            authorizer = deployment if target.namespace else ActorAuthorizer(target.authority)
-            batchers.append(BatchingAuthorizer(authorizer, batch))
-            submit = batchers[-1].authorize
+        submit, batcher = submitter(target, batch, deployment)
+        if batcher is not None:
+            batchers.append(batcher)
         return Load(scenario.operators, lambda client: scenario.permit_request(client=client), submit)
 
     with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:

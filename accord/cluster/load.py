@@ -147,6 +147,25 @@ class Target:
             raise ValueError("a target is exactly one of a namespace, a gateway URL or an authority actor")
 
 
+def submitter(target: Target, batch: BatchConfig,
+              deployment: Any = None) -> tuple[Callable[[HttpRequest], AuthorizationResult], BatchingAuthorizer | None]:  # fmt: skip
+    """How a load submits to `target`: through the gateway (which batches itself), or
+    micro-batched by `batch` to the deployment (`deployment`, else connected by namespace)
+    or the baseline actor. Returns the submit function and the batcher to close, if any."""
+    if target.url is not None:
+        return http_submit(target.url), None
+    if target.namespace is not None:
+        if deployment is None:
+            from accord.cluster.deployment import Deployment
+
+            deployment = Deployment.connect(namespace=target.namespace)
+        authorizer: Any = deployment
+    else:
+        authorizer = ActorAuthorizer(target.authority)
+    batcher = BatchingAuthorizer(authorizer, batch)
+    return batcher.authorize, batcher
+
+
 class LoadDriver:
     """One load-generator process (a Ray actor of `DriverPool`): `count` treasury operators
     `ops-<first>...`, whose keys are made here and never leave this process."""
@@ -166,17 +185,7 @@ class LoadDriver:
         """Send the following runs' requests to `target` (micro-batched by `batch` unless
         through the gateway, which batches itself)."""
         self.close()
-        if target.url is not None:
-            submit = http_submit(target.url)
-        else:
-            if target.namespace is not None:
-                from accord.cluster.deployment import Deployment
-
-                authorizer: Any = Deployment.connect(namespace=target.namespace)
-            else:
-                authorizer = ActorAuthorizer(target.authority)
-            self._batcher = BatchingAuthorizer(authorizer, batch)
-            submit = self._batcher.authorize
+        submit, self._batcher = submitter(target, batch)
         self._load = Load(self._clients, lambda client: internal_transfer(client, self._to), submit)
 
     def pid(self) -> int:

@@ -43,6 +43,7 @@ from accord.enclave.platform.errors import EnclaveError
 from accord.enclave.platform.identity import PeerIdentity
 from accord.errors import AccordError
 from accord.protocols import canonical_json
+from accord.protocols.authz_request import AuthorizationRequest
 from accord.protocols.minting import EnclaveVerdict, MintTask
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -158,6 +159,11 @@ class LoggedRequest:
     action: str
     resource: str
     payload_hash: str
+
+    @classmethod
+    def of_request(cls, request: AuthorizationRequest) -> LoggedRequest:
+        """The same, of a request the evaluator parsed."""
+        return cls(request.action, request.resource, hashlib.sha256(request.payload_json).hexdigest())
 
     @classmethod
     def of_body(cls, body: bytes) -> LoggedRequest:

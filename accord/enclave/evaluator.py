@@ -356,7 +356,7 @@ class EvaluatorCore:
             body = parse_authorization_request(request.body)
         except AuthorizationRequestError as exc:
             return rejected(minting.MALFORMED, f"{type(exc).__name__}: {exc}", principal=principal)
-        logged = LoggedRequest(body.action, body.resource, hashlib.sha256(body.payload_json).hexdigest())
+        logged = LoggedRequest.of_request(body)
         groups = self.enclave.config.groups
         owner = route(body.action, body.payload, signature.jkt, groups)
         if owner != self.group:
