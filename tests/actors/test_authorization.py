@@ -205,6 +205,29 @@ def test_batch_results_are_in_order(deployment, scenario):
     assert len({r.jti for r in results}) == 3
 
 
+def test_each_request_of_a_mixed_batch_gets_its_own_answer_and_nonces_count_in_order(deployment, scenario):
+    # The evaluators check every signature and body of a batch before deciding any request
+    # of it: the failures stay with their requests, and a nonce is still spent in batch order
+    # (the second copy of a request is the replay, not the first).
+    from accord.protocols.http_signatures import sign_request
+
+    permit = scenario.permit_request()
+    forged = dataclasses.replace(scenario.permit_request(), body=permit.body.replace(b"ops-wallet", b"treasury-hot"))
+    unknown = scenario.mallory.signed_request("signMessage", "ops-wallet", {"message": "hi"})
+    malformed = sign_request(HttpRequest("POST", permit.url, (("Content-Type", "application/json"),),
+                                         b'{"action": "signRaw"}'), scenario.bob.key, created=int(time.time()))  # fmt: skip
+    forbid = scenario.forbid_request()
+    results = deployment.authorize_many([forged, permit, unknown, permit, malformed, forbid])
+    assert [(r.status, r.code) for r in results] == [
+        (Status.REJECTED, minting.BAD_SIGNATURE), (Status.PERMIT, ""), (Status.REJECTED, minting.UNKNOWN_KEY),
+        (Status.REJECTED, minting.REPLAY), (Status.REJECTED, minting.MALFORMED), (Status.FORBID, ""),
+    ]  # fmt: skip
+    config = deployment.config.enclave.evaluator
+    assert verify_token(results[1].token, deployment.jwks(), audience=config.audience, issuer=config.issuer,
+                        now=int(time.time()))  # fmt: skip
+    assert "missing" in results[4].message
+
+
 def test_attestations_bind_the_group_key(deployment):
     import cbor2
 
