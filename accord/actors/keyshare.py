@@ -137,6 +137,12 @@ class KeyShare:
         with self._stages.measure("commit", count):
             return self.core.commitments(count)
 
+    def peer_commitments(self, batches: list[CommitmentBatch]) -> int:
+        """Peers' signed commitment batches, relayed by the coordinator (see KeyShareCore)."""
+        self._ready()
+        with self._stages.measure("peer_commitments", len(batches)):
+            return self.core.peer_commitments(batches)
+
     def sign(self, request: SignRequest) -> list[ShareResult]:
         self._ready()
         with self._stages.measure("sign", len(request.packages)):

@@ -277,12 +277,19 @@ class TokenMinter:
         if coordinator.available() >= needed:
             return
         count = max(needed, REFILL)
-        batches: list[CommitmentBatch] = self._invoker.gather([(ks, "commitments", (count,)) for ks in group.spec.keyshares])
+        keyshares = group.spec.keyshares
+        batches: list[CommitmentBatch] = self._invoker.gather([(ks, "commitments", (count,)) for ks in keyshares])
         for batch in batches:
             pool = coordinator.pools.get(Identifier(batch.identifier))
             if pool is None:
                 raise minting.MintingError(f"KeyShare sent commitments as participant {batch.identifier}, unknown")
             pool.add(batch.epoch, batch.commitments)
+        # Each KeyShare takes its peers' signed batches once, so that it need not decode
+        # their points in every signing package. Best effort: one that misses them (down,
+        # restarted, refused) validates those points as they come, as it would anyway.
+        self._invoker.settle(self._invoker.submit([
+            (ks, "peer_commitments", ([b for b in batches if b.identifier != own.identifier],))
+            for ks, own in zip(keyshares, batches)]))  # fmt: skip
 
     def _note_pending(self, requests: Sequence[HttpRequest], results: list[AuthorizationResult]) -> None:
         for request, result in zip(requests, results):

@@ -11,7 +11,9 @@ tells the coordinator so). The KeyShare signs only batches its own evaluator sig
 What the host cannot choose: the DKG's participants and threshold (the measured group of
 `EnclaveConfig`), the peers (attested, same PCRs), the group a sealed share belongs to (its
 `GroupBinding` is checked on unsealing), the participants of a signing package (exactly
-the group), and what the KeyShare tells its evaluator (an attested `GroupKeyStatement`).
+the group), the peers' commitments it takes without decoding them (only from batches their
+makers signed with their shares, `peer_commitments`; any other point is validated), and
+what the KeyShare tells its evaluator (an attested `GroupKeyStatement`).
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from accord.enclave.platform.enclave import Enclave
 from accord.enclave.platform.errors import EnclaveConfigError, EnclaveError
 from accord.enclave.platform.identity import PeerIdentity
 from accord.enclave.platform.sealing import SealedStore
-from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest
+from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest, commitment_batch_digest
 from accord.protocols.frost.binding import SigningContext
+from accord.protocols.frost import participant_signature
 from accord.protocols.frost.errors import FrostError
+from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from accord.protocols.frost.round1 import NoncePool, SigningCommitments, SigningNonces, commit_batch
 from accord.protocols.frost.round2 import sign_in_context
@@ -49,6 +53,7 @@ NEXT_SHARE_OBJECT = "frost-keyshare-refreshed"  # a refreshed share, sealed unti
 _SEALED_FORMAT = "accord-keyshare-v3"  # v3: with the retired group keys
 MAX_BATCH = 4096
 MAX_POOL = 65536  # unused nonces held at most
+MAX_PEER_COMMITMENTS = 16384  # vouched commitments kept per peer (older ones are validated again if used)
 MAX_RETIREMENT = 30 * 86400  # a rotated-out key stays public at most this long
 
 
@@ -71,6 +76,11 @@ class NotPaired(KeyShareError):
 class ForeignSignRequest(KeyShareError):
     """A sign request not signed by this KeyShare's own paired evaluator, or for another
     KeyShare instance."""
+
+
+class UnvouchedCommitments(KeyShareError):
+    """A relayed commitment batch that no peer of this group signed (forged, altered, or
+    under a share the group no longer uses): its points are not taken."""
 
 
 def joint_nonce(challenges: Sequence[bytes]) -> bytes:
@@ -161,7 +171,9 @@ class KeyShareCore:
         self._key, self.binding, self.public, self.kid = key, binding, public, binding.kid
         self._token_header = b64url_encode(token_header(self.kid)).encode("ascii")
         self._pool = NoncePool(key.signing_share)
-        self._own = ValidatedCommitments()
+        # Commitments no signing package needs to decode again: our own, and peers' that
+        # came in batches they signed (`peer_commitments`).
+        self._known = ValidatedCommitments()
 
     def _seal(self, name: str = SHARE_OBJECT, key: KeyPackage | None = None, binding: GroupBinding | None = None) -> None:
         key, binding = key or self._key, binding or self.binding
@@ -418,13 +430,49 @@ class KeyShareCore:
             if len(self._pool) + count > MAX_POOL:
                 # Commitments the coordinator dropped are never used: start over rather than grow.
                 self._pool.wipe()
-                self._own = ValidatedCommitments()
+                self._known.drop(self._key.identifier)
             ready, self._ready = self._ready[:count], self._ready[count:]
             missing = count - len(ready)
             batch = self._pool.add(ready + (commit_batch(self._key.signing_share, missing) if missing else []))
             # Our own points need no validation when they come back in a signing package.
-            self._own.add(self._key.identifier, batch)
-        return CommitmentBatch(self._key.identifier.value, self.epoch, SigningCommitments.batch_to_bytes(batch))
+            self._known.add(self._key.identifier, batch)
+            key = self._key
+        encoded = SigningCommitments.batch_to_bytes(batch)
+        digest = commitment_batch_digest(key.identifier.value, self.epoch, encoded)
+        return CommitmentBatch(key.identifier.value, self.epoch, encoded, participant_signature.sign(key, digest))
+
+    def peer_commitments(self, batches: Sequence[CommitmentBatch]) -> int:
+        """Take peers' commitment batches (relayed by the coordinator) whose signature
+        verifies with that peer's verifying share in this group's public key package: their
+        points then need no decoding when a signing package names them. Returns how many
+        commitments were taken; raises UnvouchedCommitments, after taking the good batches,
+        naming every batch that is not a peer's or does not verify."""
+        if self._key is None:
+            raise KeyShareNotReady("this KeyShare holds no share yet")
+        public, own, taken, refused = self.public, self._key.identifier, 0, []
+        for position, batch in enumerate(batches):
+            try:
+                identifier = Identifier(batch.identifier)
+                share = public.verifying_shares.get(identifier) if identifier != own else None
+                if share is None:
+                    raise UnvouchedCommitments(f"participant {batch.identifier!r} is not a peer in this group")
+                participant_signature.verify(identifier, share, batch.digest(), batch.signature)
+                commitments = SigningCommitments.vouched_batch(batch.commitments)
+            except (FrostError, UnvouchedCommitments, AttributeError, TypeError) as exc:
+                refused.append(f"batch {position}: {exc}")
+                continue
+            with self._lock:
+                self._known.add(identifier, commitments, limit=MAX_PEER_COMMITMENTS)
+            taken += len(commitments)
+        if refused:
+            raise UnvouchedCommitments(f"{len(refused)} of {len(batches)} commitment batches refused: {'; '.join(refused)}")
+        return taken
+
+    def known_commitments(self, identifier: int) -> int:
+        """How many unused commitments of participant `identifier` this KeyShare holds
+        decoded: its own, and its peers' from batches they signed."""
+        with self._lock:
+            return self._known.count(Identifier(identifier))
 
     def sign(self, request: SignRequest) -> list[ShareResult]:
         """Sign every package of a batch its evaluator built; each result is R || z_i or why not."""
@@ -448,7 +496,7 @@ class KeyShareCore:
     def _sign_one(self, raw: bytes) -> ShareResult:
         try:
             with self._lock:
-                package = SigningPackage.from_bytes(raw, validated=self._own)
+                package = SigningPackage.from_bytes(raw, validated=self._known)
             self._check_token_input(package.message)
             listed = package.commitments.get(self._key.identifier)
             if listed is None:

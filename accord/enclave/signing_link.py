@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 
 LABEL = b"accord-sign-request-v1"
+BATCH_LABEL = b"accord-commitment-batch-v1"
 SHARE_SIZE = 64  # R (32) || z_i (32)
 
 
@@ -57,8 +58,22 @@ class ShareResult:
 @dataclass(frozen=True)
 class CommitmentBatch:
     """Fresh nonce commitments of one KeyShare instance (public): `commitments` is
-    `SigningCommitments.batch_to_bytes` of `count` entries."""
+    `SigningCommitments.batch_to_bytes` of `count` entries, and `signature` the KeyShare's
+    `participant_signature` over `digest()` with its signing share, so that its peers take
+    the points without decoding each again (the coordinator relays the batch to them)."""
 
     identifier: int
     epoch: str
     commitments: bytes
+    signature: bytes
+
+    def digest(self) -> bytes:
+        return commitment_batch_digest(self.identifier, self.epoch, self.commitments)
+
+
+def commitment_batch_digest(identifier: int, epoch: str, commitments: bytes) -> bytes:
+    """What a KeyShare signs of its commitment batch (length-prefixed, like `request_digest`)."""
+    digest = hashlib.sha256(BATCH_LABEL)
+    for part in (str(identifier).encode(), epoch.encode(), commitments):
+        digest.update(len(part).to_bytes(4, "big") + part)
+    return digest.digest()

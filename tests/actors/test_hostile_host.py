@@ -317,3 +317,73 @@ def test_the_clients_release_does_not_come_from_the_state_directory(fresh, tmp_p
     release = Release.load(published)
     assert release.config.evaluator.clock_skew == 30
     assert client_check(fresh).jwks == fresh.jwks()
+
+
+# --- 7. peers' nonce commitments, relayed by the coordinator ---
+
+
+def test_peers_signed_commitments_reach_every_keyshare_and_are_not_decoded_again(fresh, scenario, monkeypatch):
+    from accord.protocols.frost import ciphersuite
+
+    assert fresh.authorize(scenario.permit_request()).status is Status.PERMIT  # the first refill relays them
+    keyshares = fresh.handles.groups[0].keyshares
+    for own, ks in enumerate(keyshares, start=1):
+        assert all(ks.core.known_commitments(peer) > 0 for peer in (1, 2, 3) if peer != own)
+    decoded, validated = [], ciphersuite._validated
+
+    def counting(buf, what="point"):
+        decoded.append(what)
+        return validated(buf, what)
+
+    monkeypatch.setattr(ciphersuite, "_validated", counting)
+    assert fresh.authorize(scenario.permit_request()).status is Status.PERMIT
+    assert "hiding nonce commitment" not in decoded  # no signer decoded a peer's point again
+
+
+@pytest.mark.parametrize("tamper, match", [
+    (lambda b, o: dataclasses.replace(b, commitments=o.commitments), "participant 2: signature does not verify"),
+    (lambda b, o: dataclasses.replace(b, identifier=3), "participant 3: signature does not verify"),
+    (lambda b, o: dataclasses.replace(b, epoch="0" * 16), "participant 2: signature does not verify"),
+    (lambda b, o: dataclasses.replace(b, signature=b.signature[:63]), "is 64 bytes"),
+    (lambda b, o: dataclasses.replace(b, signature=b.signature[:32] + bytes([255]) * 32), "does not decode"),
+    (lambda b, o: dataclasses.replace(b, identifier=1), "participant 1 is not a peer"),  # the receiver's own id
+    (lambda b, o: dataclasses.replace(b, identifier=7), "participant 7 is not a peer"),
+    (lambda b, o: dataclasses.replace(b, identifier=0), "identifier must be in"),
+])  # fmt: skip
+def test_a_forged_altered_or_foreign_commitment_batch_is_refused(fresh, tamper, match):
+    from accord.enclave.keyshare import UnvouchedCommitments
+
+    keyshares = fresh.handles.groups[0].keyshares
+    batch, other = keyshares[1].commitments(4), keyshares[2].commitments(4)
+    before = [keyshares[0].core.known_commitments(i) for i in (2, 3)]
+    with pytest.raises(UnvouchedCommitments, match=match):
+        keyshares[0].peer_commitments([tamper(batch, other)])
+    assert [keyshares[0].core.known_commitments(i) for i in (2, 3)] == before  # nothing taken
+    assert keyshares[0].peer_commitments([batch]) == 4  # the genuine batch is taken
+
+
+def test_the_good_batches_beside_a_refused_one_are_taken(fresh):
+    from accord.enclave.keyshare import UnvouchedCommitments
+
+    keyshares = fresh.handles.groups[0].keyshares
+    good, forged = keyshares[1].commitments(3), keyshares[2].commitments(3)
+    forged = dataclasses.replace(forged, commitments=good.commitments)
+    with pytest.raises(UnvouchedCommitments, match="1 of 2 commitment batches refused: batch 1: participant 3"):
+        keyshares[0].peer_commitments([good, forged])
+    assert keyshares[0].core.known_commitments(2) == 3 and keyshares[0].core.known_commitments(3) == 0
+
+
+def test_a_peer_point_no_batch_vouched_for_is_still_validated(fresh):
+    # The host names, as participant 2's commitment, a point of small order it made up.
+    ev, ks = members(fresh)
+    own = ks.commitments(1).commitments
+    peer = fresh.handles.groups[0].keyshares[2].commitments(1).commitments  # not relayed to ks
+    torsion = bytes([1]) + bytes(31)  # the identity: small order
+    kid = fresh.jwks()["keys"][0]["kid"]
+    message = b64url_encode(token_header(kid)).encode() + b"." + b64url_encode(b'{"sub":"x"}').encode()
+    records = [(1, own), (2, torsion + own[32:]), (3, peer)]
+    package = (3).to_bytes(2, "big") + b"".join(Identifier(i).to_bytes() + r for i, r in records) + message
+    digest = request_digest(ev.core.enclave.enclave_id, ks.core.epoch, (package,))
+    request = SignRequest(ev.core.enclave.enclave_id, ks.core.epoch, (package,), ev.core.enclave.identity_sign(digest))
+    (result,) = ks.sign(request)
+    assert not result.ok and "InvalidPoint" in result.error and "hiding nonce commitment" in result.error

@@ -126,6 +126,15 @@ def deserialize_multiplicand(buf: bytes, what: str = "point") -> Element:
     return Element._trusted(bytes(buf))
 
 
+def deserialize_vouched(buf: bytes, what: str = "point") -> Element:
+    """DeserializeElement for a point that its maker, an honest participant, signed for (a
+    peer's nonce commitment in a batch its `participant_signature` covers): the maker
+    computed it as scalar * G, so only its length is checked."""
+    if len(buf) != ELEMENT_SIZE:
+        raise InvalidLength(f"{what} must be {ELEMENT_SIZE} bytes, got {len(buf)}")
+    return Element._trusted(bytes(buf))
+
+
 def _validated(buf: bytes, what: str = "point") -> bytes:
     if len(buf) != ELEMENT_SIZE:
         raise InvalidLength(f"{what} must be {ELEMENT_SIZE} bytes, got {len(buf)}")
@@ -222,3 +231,9 @@ def H5(m: bytes) -> bytes:  # noqa: N802
 def HDKG(m: bytes) -> bytes:  # noqa: N802
     """The DKG proof-of-knowledge challenge hash of ZcashFoundation frost."""
     return _hash_to_scalar(CONTEXT_STRING, b"dkg", m)
+
+
+def HPARTICIPANT(m: bytes) -> bytes:  # noqa: N802
+    """Accord's challenge hash for a participant's own signatures (`participant_signature`):
+    a label none of the hashes above uses."""
+    return _hash_to_scalar(CONTEXT_STRING, b"accord-participant", m)

@@ -57,9 +57,21 @@ class SigningCommitments:
     @classmethod
     def batch_from_bytes(cls, buf: bytes) -> list[SigningCommitments]:
         """Validate a batch of commitments (a peer's pool refill) once, on arrival."""
-        if len(buf) % _COMMITMENTS_SIZE:
-            raise InvalidLength(f"a commitment batch must be a multiple of {_COMMITMENTS_SIZE} bytes, got {len(buf)}")
-        return [cls.from_bytes(buf[k : k + _COMMITMENTS_SIZE]) for k in range(0, len(buf), _COMMITMENTS_SIZE)]
+        return [cls.from_bytes(record) for record in _records(buf)]
+
+    @classmethod
+    def vouched_batch(cls, buf: bytes) -> list[SigningCommitments]:
+        """A batch whose maker signed it (`participant_signature`, checked by the caller):
+        no point is decoded again (`ciphersuite.deserialize_vouched`)."""
+        return [cls(cs.deserialize_vouched(record[: cs.ELEMENT_SIZE], "hiding nonce commitment"),
+                    cs.deserialize_vouched(record[cs.ELEMENT_SIZE :], "binding nonce commitment"))
+                for record in _records(buf)]  # fmt: skip
+
+
+def _records(buf: bytes) -> list[bytes]:
+    if len(buf) % _COMMITMENTS_SIZE:
+        raise InvalidLength(f"a commitment batch must be a multiple of {_COMMITMENTS_SIZE} bytes, got {len(buf)}")
+    return [bytes(buf[k : k + _COMMITMENTS_SIZE]) for k in range(0, len(buf), _COMMITMENTS_SIZE)]
 
 
 class SigningNonces(SecretHolder):

@@ -7,6 +7,7 @@ Byte format (stable, versionless, public): n:u16 || n * (identifier || hiding ||
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -86,9 +87,18 @@ class ValidatedCommitments:
     def __init__(self) -> None:
         self._by_participant: dict[Identifier, dict[bytes, SigningCommitments]] = {}
 
-    def add(self, identifier: Identifier, commitments: Iterable[SigningCommitments]) -> None:
+    def add(self, identifier: Identifier, commitments: Iterable[SigningCommitments], *, limit: int | None = None) -> None:
+        """Keep `commitments` of `identifier`; with `limit`, at most that many of its, the
+        oldest dropped first (then validated again if a package names them)."""
         entries = self._by_participant.setdefault(identifier, {})
         entries.update((c.to_bytes(), c) for c in commitments)
+        if limit is not None:
+            for key in list(itertools.islice(entries, max(0, len(entries) - limit))):
+                del entries[key]
+
+    def drop(self, identifier: Identifier) -> None:
+        """Forget every commitment of `identifier`."""
+        self._by_participant.pop(identifier, None)
 
     def add_batch(self, identifier: Identifier, buf: bytes) -> list[SigningCommitments]:
         """Validate a peer's batch of commitments (SigningCommitments.batch_to_bytes) and keep them."""

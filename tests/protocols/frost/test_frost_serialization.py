@@ -74,6 +74,15 @@ class TestCommitments:
         with pytest.raises(InvalidLength, match="multiple of 64"):
             SigningCommitments.batch_from_bytes(bytes(65))
 
+    def test_vouched_batch_checks_lengths_only(self):
+        batch = [SigningCommitments.from_bytes(point() + point()) for _ in range(3)]
+        assert SigningCommitments.vouched_batch(SigningCommitments.batch_to_bytes(batch)) == batch
+        with pytest.raises(InvalidLength, match="multiple of 64"):
+            SigningCommitments.vouched_batch(bytes(65))
+        # Its caller checked the maker's signature: a point is not decoded here (the identity
+        # would fail `from_bytes`), which is why only signed batches may come this way.
+        assert SigningCommitments.vouched_batch(bytes([1]) + bytes(63))[0].hiding.encoding == bytes([1]) + bytes(31)
+
 
 def test_signature_share():
     share = SignatureShare(cs.random_scalar())

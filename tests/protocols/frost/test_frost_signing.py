@@ -198,6 +198,20 @@ class TestSigningPackage:
             store.take_any(Identifier(1))
 
 
+    def test_a_limited_store_drops_the_oldest_and_drop_forgets_a_participant(self, keys_3of3):
+        keys, _ = keys_3of3
+        first, second, third = (commit(keys[Identifier(1)].signing_share).commitments for _ in range(3))
+        store = ValidatedCommitments()
+        store.add(Identifier(2), [first, second])
+        store.add(Identifier(2), [third], limit=2)
+        assert store.count(Identifier(2)) == 2
+        assert store.take(Identifier(2), first.to_bytes()) is None  # the oldest went
+        assert store.take(Identifier(2), third.to_bytes()) is third
+        store.add(Identifier(3), [first])
+        store.drop(Identifier(2))
+        assert store.count(Identifier(2)) == 0 and store.count(Identifier(3)) == 1
+
+
 class TestAggregation:
     def test_divergent_signer_is_named(self, keys_3of3):
         """A signer that signs other claims (its own copy differs) spoils the signature and
