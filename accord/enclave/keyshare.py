@@ -35,8 +35,8 @@ from accord.enclave.platform.errors import EnclaveConfigError, EnclaveError
 from accord.enclave.platform.identity import PeerIdentity
 from accord.enclave.platform.sealing import SealedStore
 from accord.enclave.signing_link import CommitmentBatch, ShareResult, SignRequest, commitment_batch_digest
-from accord.protocols.frost.binding import SigningContext
 from accord.protocols.frost import participant_signature
+from accord.protocols.frost.binding import SigningContext
 from accord.protocols.frost.errors import FrostError
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
