@@ -41,11 +41,11 @@ from nacl.signing import SigningKey
 
 from accord.protocols import canonical_json
 from accord.protocols.frost import ciphersuite as cs
+from accord.protocols.frost import participant_signature
 from accord.protocols.frost.aggregate import aggregate_in_context, verify_signature_share
 from accord.protocols.frost.binding import SigningContext, compute_binding_factors, compute_challenge, compute_group_commitment
 from accord.protocols.frost.identifier import Identifier
 from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage
-from accord.protocols.frost import participant_signature
 from accord.protocols.frost.local import run_dkg
 from accord.protocols.frost.polynomial import derive_interpolating_value
 from accord.protocols.frost.round1 import NoncePool, SigningCommitments, commit

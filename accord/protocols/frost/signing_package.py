@@ -75,11 +75,12 @@ class SigningPackage:
 
 
 class ValidatedCommitments:
-    """Peers' commitments, validated once on arrival (e.g. a pool refill), by identifier.
+    """Commitments known to be valid, by identifier: a signer's own, and peers' validated
+    once on arrival (`SigningCommitments.batch_from_bytes`) or vouched for by their maker's
+    signature (`SigningCommitments.vouched_batch`).
 
-    A signer or coordinator adds each peer's batch when it arrives; building or parsing a
-    signing package then takes them from here instead of decoding points again. Each entry
-    is handed out once (a commitment serves one signature).
+    Building or parsing a signing package takes them from here instead of decoding points
+    again. Each entry is handed out once (a commitment serves one signature).
     """
 
     __slots__ = ("_by_participant",)
@@ -99,12 +100,6 @@ class ValidatedCommitments:
     def drop(self, identifier: Identifier) -> None:
         """Forget every commitment of `identifier`."""
         self._by_participant.pop(identifier, None)
-
-    def add_batch(self, identifier: Identifier, buf: bytes) -> list[SigningCommitments]:
-        """Validate a peer's batch of commitments (SigningCommitments.batch_to_bytes) and keep them."""
-        batch = SigningCommitments.batch_from_bytes(buf)
-        self.add(identifier, batch)
-        return batch
 
     def take(self, identifier: Identifier, encoding: bytes) -> SigningCommitments | None:
         """The validated commitments with this encoding, removed from the store, or None."""

@@ -189,7 +189,10 @@ class TestSigningPackage:
         _, commitments = round_one(keys, sorted(keys))
         package = SigningPackage(commitments, b"m")
         store = ValidatedCommitments()
-        arrived = {i: store.add_batch(i, SigningCommitments.batch_to_bytes([c]))[0] for i, c in commitments.items()}
+        arrived = {i: SigningCommitments.batch_from_bytes(SigningCommitments.batch_to_bytes([c]))[0]
+                   for i, c in commitments.items()}  # fmt: skip
+        for i, c in arrived.items():
+            store.add(i, [c])
         parsed = SigningPackage.from_bytes(package.to_bytes(), validated=store)
         assert parsed == package
         assert all(parsed.commitments[i] is arrived[i] for i in commitments)  # the very objects validated on arrival
