@@ -44,7 +44,7 @@ def seeds() -> dict[str, list[bytes]]:
     from accord.bundles.spending import Transfer
     from accord.protocols import canonical_json
     from accord.protocols.approvals import create_approval
-    from accord.protocols.frost import dkg
+    from accord.protocols.frost import dkg, participant_signature
     from accord.protocols.frost.identifier import Identifier
     from accord.protocols.frost.local import run_dkg
     from accord.protocols.frost.round1 import commit
@@ -82,6 +82,8 @@ def seeds() -> dict[str, list[bytes]]:
              keys[ids[0]].to_bytes().reveal(), public.to_bytes(), public.verifying_key.to_bytes(),
              next(iter(public.verifying_shares.values())).to_bytes()]  # fmt: skip
     out["frost_messages"] = [bytes([k]) + body for k, body in enumerate(frost)]
+    signed = participant_signature.sign(keys[Identifier(1)], b"batch digest")  # parser 10
+    out["frost_messages"].append(b"\x0a" + public.verifying_shares[Identifier(1)].to_bytes() + b"batch digest" + signed)
 
     sealed = SealedObject(1, "g0-e0-keyshare", "sim-key", "share", {0: b"\0" * 48}, b"blob" * 8, b"n" * 12, b"c" * 64)
     out["sealed_object"] = [sealed.to_bytes()]

@@ -138,7 +138,8 @@ def _channels() -> _Channels:
     return _Channels(a.channel(peer_b, session), b.channel(peer_a, session))
 
 
-@target("FROST wire formats: DKG round 1/2 packages, commitments, signing packages, shares, key packages", prefix=1)
+@target("FROST wire formats: DKG round 1/2 packages, commitments, signing packages, shares, key packages, "
+        "a participant's signature (verifying share || message || signature)", prefix=1)
 def frost_messages(data: bytes) -> None:
     from accord.protocols.frost.dkg import Round1Package, Round2Package
     from accord.protocols.frost.keys import KeyPackage, PublicKeyPackage, VerifyingKey, VerifyingShare
@@ -147,13 +148,25 @@ def frost_messages(data: bytes) -> None:
     from accord.protocols.frost.round2 import SignatureShare
     from accord.protocols.frost.signing_package import SigningPackage
 
-    parsers = (Round1Package, Round2Package, SigningCommitments, SigningPackage, SignatureShare, KeyPackage,
-               PublicKeyPackage, VerifyingKey, VerifyingShare, RefreshPackage)  # fmt: skip
+    parsers = (Round1Package.from_bytes, Round2Package.from_bytes, SigningCommitments.from_bytes,
+               SigningPackage.from_bytes, SignatureShare.from_bytes, KeyPackage.from_bytes,
+               PublicKeyPackage.from_bytes, VerifyingKey.from_bytes, VerifyingShare.from_bytes,
+               RefreshPackage.from_bytes, _participant_signature)  # fmt: skip
     which, body = _selector(data, len(parsers))
     try:
-        parsers[which].from_bytes(body)
+        parsers[which](body)
     except AccordError:
         pass
+
+
+def _participant_signature(body: bytes) -> None:
+    """A relayed commitment batch's signature check, on a verifying share from the input."""
+    from accord.protocols.frost import participant_signature
+    from accord.protocols.frost.identifier import Identifier
+    from accord.protocols.frost.keys import VerifyingShare
+
+    share = VerifyingShare.from_bytes(body[:32])
+    participant_signature.verify(Identifier(1), share, body[32:-64], body[-64:])
 
 
 @target("sealed objects on host storage (shares, state keys) and their unsealing")
