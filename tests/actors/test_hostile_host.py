@@ -387,3 +387,15 @@ def test_a_peer_point_no_batch_vouched_for_is_still_validated(fresh):
     request = SignRequest(ev.core.enclave.enclave_id, ks.core.epoch, (package,), ev.core.enclave.identity_sign(digest))
     (result,) = ks.sign(request)
     assert not result.ok and "InvalidPoint" in result.error and "hiding nonce commitment" in result.error
+
+
+def test_a_batch_signed_under_a_share_the_group_no_longer_uses_is_refused(fresh):
+    from accord.enclave.keyshare import UnvouchedCommitments
+
+    keyshares = fresh.handles.groups[0].keyshares
+    before = keyshares[1].commitments(2)  # signed with participant 2's share before the refresh
+    (report,) = fresh.refresh_shares()
+    assert len(report["switched"]) == 3
+    with pytest.raises(UnvouchedCommitments, match="participant 2: signature does not verify"):
+        keyshares[0].peer_commitments([before])
+    assert keyshares[0].peer_commitments([keyshares[1].commitments(2)]) == 2  # under the new share

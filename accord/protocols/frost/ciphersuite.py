@@ -121,24 +121,24 @@ def deserialize_multiplicand(buf: bytes, what: str = "point") -> Element:
     multiplication validates its input completely on every call (canonical, on curve, not
     small order, prime-order subgroup) and `scalar_mult` raises InvalidPoint for a point that
     fails, so checking here as well would do the most expensive check twice."""
-    if len(buf) != ELEMENT_SIZE:
-        raise InvalidLength(f"{what} must be {ELEMENT_SIZE} bytes, got {len(buf)}")
-    return Element._trusted(bytes(buf))
+    return Element._trusted(_sized(buf, what))
 
 
 def deserialize_vouched(buf: bytes, what: str = "point") -> Element:
     """DeserializeElement for a point that its maker, an honest participant, signed for (a
     peer's nonce commitment in a batch its `participant_signature` covers): the maker
     computed it as scalar * G, so only its length is checked."""
+    return Element._trusted(_sized(buf, what))
+
+
+def _sized(buf: bytes, what: str) -> bytes:
     if len(buf) != ELEMENT_SIZE:
         raise InvalidLength(f"{what} must be {ELEMENT_SIZE} bytes, got {len(buf)}")
-    return Element._trusted(bytes(buf))
+    return bytes(buf)
 
 
 def _validated(buf: bytes, what: str = "point") -> bytes:
-    if len(buf) != ELEMENT_SIZE:
-        raise InvalidLength(f"{what} must be {ELEMENT_SIZE} bytes, got {len(buf)}")
-    buf = bytes(buf)
+    buf = _sized(buf, what)
     # libsodium's check is complete (canonical, on curve, not small order, in the prime-order
     # subgroup); only when it fails do we work out which check to name.
     if sodium.crypto_core_ed25519_is_valid_point(buf):
